@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Docker engine access: a client from the module's options or the environment, and errors turned
+into messages an operator can act on."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import traceback
+
+try:
+    import docker
+    import docker.errors
+    from docker.utils import parse_bytes
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - reported through fail_json
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = traceback.format_exc()
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+
+MANAGED_LABEL = "org.pgdock.managed-by"
+MANAGED_VALUE = "pgdock.postgres"
+
+DOCKER_COMMON_ARGS = dict(
+    docker_host=dict(type="str"),
+    docker_timeout=dict(type="int", default=60),
+)
+
+
+class DockerAccessError(PgdockError):
+    """An engine call failed; the message says what was being done and why it failed."""
+
+
+def connect(params: dict):
+    """Return a docker.DockerClient for the module's options, checked with a ping."""
+    if not HAS_DOCKER:
+        raise DockerAccessError("the Python 'docker' SDK is required on the Docker host: pip install docker")
+    base_url = params.get("docker_host") or os.environ.get("DOCKER_HOST")
+    timeout = params.get("docker_timeout") or 60
+    try:
+        if base_url:
+            client = docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
+        else:
+            client = docker.from_env(version="auto", timeout=timeout)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        where = base_url or "the local socket (DOCKER_HOST unset)"
+        raise DockerAccessError(f"cannot reach the Docker engine at {where}: {exc}") from exc
+    return client
+
+
+@contextlib.contextmanager
+def docker_action(what: str):
+    """Turn an engine error raised while doing `what` into a DockerAccessError naming it."""
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        detail = exc.explanation or str(exc)
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        raise DockerAccessError(f"{what}: {detail}") from exc
+    except docker.errors.DockerException as exc:
+        raise DockerAccessError(f"{what}: {exc}") from exc
+
+
+def get_or_none(collection, name: str, what: str):
+    """Fetch a container, network, volume or image by name; None when it does not exist."""
+    with docker_action(f"looking up {what} {name!r}"):
+        try:
+            return collection.get(name)
+        except docker.errors.NotFound:
+            return None
+
+
+def managed_labels(extra: dict | None = None) -> dict:
+    """Labels that mark an object as created by this collection, plus the user's own."""
+    labels = dict(extra or {})
+    labels[MANAGED_LABEL] = MANAGED_VALUE
+    return labels
+
+
+def is_managed(labels: dict | None) -> bool:
+    """Whether an object's labels say this collection created it."""
+    return (labels or {}).get(MANAGED_LABEL) == MANAGED_VALUE
+
+
+def size_in_bytes(value, option: str) -> int | None:
+    """Parse a size such as '512m' or '2g' (Docker's units); ValueError names the option."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(parse_bytes(value))
+    except (docker.errors.DockerException, ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{option}: {value!r} is not a size; use a number with an optional unit b, k, m or g (e.g. 512m, 2g)"
+        ) from exc

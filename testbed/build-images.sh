@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Build the offline test images (no registry is reachable here) from Debian packages:
+#   pgdock-test/postgres:15 (bookworm), :17 (trixie), :18 (forky), pgdock-test/pgbouncer:latest (trixie)
+# debootstrap a minimal root filesystem, renumber the postgres user to uid/gid 999 as in the
+# official image, `docker import` it, then build testbed/images/<kind>/Dockerfile on top.
+# An image is rebuilt only when missing or when its recipe (this script + its image folder) changed.
+# Usage: build-images.sh [15 17 18 pgbouncer]   (default: all)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+log() { printf '[build-images] %s\n' "$*" >&2; }
+
+mirror() {
+  local m=""
+  if [ -n "${PGDOCK_DEBIAN_MIRROR:-}" ]; then m=$PGDOCK_DEBIAN_MIRROR
+  elif [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    m=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+  fi
+  [ -n "$m" ] || m=$(awk '$1=="deb" && $3 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+# target -> "suite kind packages"
+spec() {
+  case "$1" in
+    15) echo "bookworm postgres postgresql-15" ;;
+    17) echo "trixie postgres postgresql-17" ;;
+    18) echo "forky postgres postgresql-18" ;;
+    pgbouncer) echo "trixie pgbouncer pgbouncer postgresql-client" ;;
+    *) log "unknown image '$1' (known: 15 17 18 pgbouncer)"; return 1 ;;
+  esac
+}
+
+tag_of() { if [ "$1" = pgbouncer ]; then echo pgdock-test/pgbouncer:latest; else echo "pgdock-test/postgres:$1"; fi; }
+
+recipe_hash() {
+  local kind=$1; shift
+  { cat "$here/build-images.sh"; find "$here/images/$kind" -type f | sort | xargs cat; echo "$*"; } \
+    | sha256sum | cut -c1-16
+}
+
+build_one() {
+  local target=$1 suite kind pkgs tag hash
+  read -r suite kind pkgs <<<"$(spec "$target")"
+  tag=$(tag_of "$target")
+  hash=$(recipe_hash "$kind" "$target" "$suite" "$pkgs")
+  if [ "$(docker image inspect -f '{{index .Config.Labels "org.pgdock.recipe"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
+    log "$tag is up to date (recipe $hash)"
+    return 0
+  fi
+  local start=$SECONDS root script=()
+  root=$(mktemp -d /var/tmp/pgdock-rootfs.XXXXXX)
+  trap 'rm -rf "$root"' RETURN
+  # debootstrap of this Debian release knows no script for suites newer than it: use sid's
+  [ -e "/usr/share/debootstrap/scripts/$suite" ] || script=(/usr/share/debootstrap/scripts/sid)
+  log "$tag: debootstrap $suite ($pkgs)"
+  debootstrap --variant=minbase --include="${pkgs// /,},ca-certificates,gosu,locales" \
+    "$suite" "$root" "$(mirror)" "${script[@]}" >"$root.log" 2>&1 \
+    || { log "$tag: debootstrap failed; last lines:"; tail -n 20 "$root.log" >&2; return 1; }
+  rm -f "$root.log"
+  chroot "$root" /bin/sh -eu <<'CHROOT'
+old_uid=$(id -u postgres); old_gid=$(id -g postgres)
+if [ "$old_uid" != 999 ]; then
+  if getent passwd 999 >/dev/null || getent group 999 >/dev/null; then
+    echo "uid or gid 999 already taken in the root filesystem" >&2; exit 1
+  fi
+  groupmod -g 999 postgres
+  usermod -u 999 postgres
+  find / -xdev -uid "$old_uid" -exec chown -h 999 {} +
+  find / -xdev -gid "$old_gid" -exec chgrp -h 999 {} +
+fi
+# the package's default cluster is not used by the image
+rm -rf /var/lib/postgresql/*/main /etc/postgresql/*/main
+localedef -i en_US -c -f UTF-8 -A /usr/share/locale/locale.alias en_US.UTF-8
+apt-get clean
+rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/*.log /tmp/* /var/tmp/*
+CHROOT
+  local base="pgdock-test/rootfs:$target-$hash"
+  tar -C "$root" --numeric-owner -c . | docker import - "$base" >/dev/null
+  local args=(--build-arg "BASE=$base" --label "org.pgdock.recipe=$hash")
+  if [ "$kind" = postgres ]; then
+    local pgdata=/var/lib/postgresql/data volume=/var/lib/postgresql/data
+    if [ "$target" -ge 18 ]; then pgdata=/var/lib/postgresql/$target/docker; volume=/var/lib/postgresql; fi
+    args+=(--build-arg "PG_MAJOR=$target" --build-arg "PGDATA_DIR=$pgdata" --build-arg "VOLUME_DIR=$volume")
+  fi
+  DOCKER_BUILDKIT=0 docker build -q "${args[@]}" -t "$tag" "$here/images/$kind" >/dev/null
+  docker rmi "$base" >/dev/null 2>&1 || true
+  log "$tag built in $((SECONDS - start)) s (recipe $hash)"
+}
+
+command -v debootstrap >/dev/null || { log "debootstrap missing: run testbed/ensure-docker.sh first"; exit 1; }
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(15 17 18 pgbouncer)
+for t in "${targets[@]}"; do spec "$t" >/dev/null; done
+# two at a time: downloads and unpacking overlap well on two cores
+pids=(); failed=0
+for t in "${targets[@]}"; do
+  build_one "$t" & pids+=($!)
+  if [ ${#pids[@]} -ge 2 ]; then wait "${pids[0]}" || failed=1; pids=("${pids[@]:1}"); fi
+done
+for p in "${pids[@]}"; do wait "$p" || failed=1; done
+exit $failed

@@ -1,0 +1,80 @@
+"""Fixtures for integration tests: the real Docker engine, the local test images, unique names and
+cleanup of everything a test created."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+
+import docker
+import pytest
+
+from ansible_runner import run_module, run_playbook  # noqa: F401  (re-exported for tests)
+
+IMAGE_REPO = "pgdock-test/postgres"
+PGBOUNCER_IMAGE = "pgdock-test/pgbouncer:latest"
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A client of the local engine; the suite fails (not skips) when none answers."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"no Docker engine answers ({exc}): run `make testbed` first")
+    return client
+
+
+@pytest.fixture(scope="session")
+def pg_image(docker_client):
+    """pg_image(major) -> the local test image tag, failing clearly when it was not built."""
+    def _image(major: int | str = 18) -> str:
+        tag = f"{IMAGE_REPO}:{major}"
+        try:
+            docker_client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            pytest.fail(f"test image {tag} is missing: run `make testbed`")
+        return tag
+    return _image
+
+
+@pytest.fixture
+def unique():
+    """unique(prefix) -> a name no other test uses, e.g. pgdt-net-3fa2c1."""
+    token = secrets.token_hex(3)
+    return lambda prefix: f"pgdt-{prefix}-{token}"
+
+
+@pytest.fixture
+def free_port():
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def cleanup(docker_client):
+    """Register containers, networks and volumes by name; all are removed after the test."""
+    created = {"containers": [], "networks": [], "volumes": []}
+    yield created
+    for name in created["containers"]:
+        try:
+            docker_client.containers.get(name).remove(force=True, v=False)
+        except docker.errors.NotFound:
+            pass
+    for name in created["networks"]:
+        try:
+            net = docker_client.networks.get(name)
+            net.reload()
+            for cont in net.containers:
+                net.disconnect(cont, force=True)
+            net.remove()
+        except docker.errors.NotFound:
+            pass
+    for name in created["volumes"]:
+        try:
+            docker_client.volumes.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
