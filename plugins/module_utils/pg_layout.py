@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where a PostgreSQL image keeps its data, and whether a data volume fits an image.
+
+Up to 17 the official image keeps PGDATA=/var/lib/postgresql/data and the volume is mounted there;
+from 18 the volume is /var/lib/postgresql and PGDATA=/var/lib/postgresql/<major>/docker.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+
+OLD_LAYOUT_PGDATA = "/var/lib/postgresql/data"
+
+# Lists every PG_VERSION a volume may hold, one "<path relative to the volume> <major>" per line.
+PROBE_SCRIPT = (
+    'cd /probe || exit 0; '
+    'for f in PG_VERSION data/PG_VERSION */docker/PG_VERSION; do '
+    '[ -f "$f" ] && printf "%s %s\\n" "$f" "$(cat "$f")"; done; exit 0'
+)
+
+
+@dataclass(frozen=True)
+class ImageLayout:
+    """Where an image's server keeps its cluster, and where its data volume is mounted."""
+
+    major: int
+    pgdata: str
+    volume_path: str
+
+    @property
+    def pgdata_in_volume(self) -> str:
+        """PGDATA relative to the volume root ('.' when the volume is PGDATA itself)."""
+        return posixpath.relpath(self.pgdata, self.volume_path)
+
+
+def image_env(image_attrs: dict) -> dict:
+    """An image's environment as a dict."""
+    env = {}
+    for item in (image_attrs.get("Config") or {}).get("Env") or []:
+        key, _, value = item.partition("=")
+        env[key] = value
+    return env
+
+
+def layout_of_image(image_name: str, image_attrs: dict, pgdata: str | None = None) -> ImageLayout:
+    """The layout of an official-style PostgreSQL image (PG_MAJOR and PGDATA in its environment).
+
+    `pgdata` overrides the image's PGDATA; the volume is then mounted at that path itself.
+    """
+    env = image_env(image_attrs)
+    raw_major = env.get("PG_MAJOR", "")
+    try:
+        major = int(raw_major.split(".")[0])
+    except ValueError:
+        raise PgdockError(
+            f"image {image_name!r} does not look like a PostgreSQL image of the official kind: "
+            "no PG_MAJOR in its environment (use postgres:<major> or an image built like it)"
+        ) from None
+    if pgdata:
+        return ImageLayout(major, pgdata, pgdata)
+    image_pgdata = env.get("PGDATA") or OLD_LAYOUT_PGDATA
+    declared = (image_attrs.get("Config") or {}).get("Volumes") or {}
+    holders = [v for v in declared if image_pgdata == v or image_pgdata.startswith(v.rstrip("/") + "/")]
+    volume_path = max(holders, key=len) if holders else image_pgdata
+    return ImageLayout(major, image_pgdata, volume_path)
+
+
+def parse_probe(output: str) -> dict:
+    """Parse PROBE_SCRIPT output into {relative path of the cluster directory: major}."""
+    found = {}
+    for line in output.splitlines():
+        path, _, version = line.strip().partition(" ")
+        if path and version:
+            found[posixpath.dirname(path) or "."] = version.strip()
+    return found
+
+
+def check_volume_fits(layout: ImageLayout, volume: str, image: str, found: dict) -> bool:
+    """Raise a PgdockError when the volume's content would crash-loop the image's server.
+
+    Returns True when the volume already holds a cluster at the image's PGDATA, False when empty.
+    """
+    expected = layout.pgdata_in_volume
+    if expected in found:
+        version = found[expected]
+        if _major(version) != layout.major:
+            raise PgdockError(
+                f"data volume {volume!r} holds a PostgreSQL {version} cluster but image {image!r} is "
+                f"PostgreSQL {layout.major}: a server would not start on it. Use a PostgreSQL {version} "
+                f"image, or upgrade the cluster to {layout.major} first (pg_upgrade into a new volume)."
+            )
+        return True
+    if not found:
+        return False
+    where, version = sorted(found.items())[0]
+    if layout.major >= 18 and where == ".":
+        raise PgdockError(
+            f"data volume {volume!r} is laid out the pre-18 way (a PostgreSQL {version} cluster at the "
+            f"volume root, as mounted at {OLD_LAYOUT_PGDATA}), but image {image!r} mounts its volume at "
+            f"{layout.volume_path} and keeps PGDATA in {layout.pgdata}. To migrate: upgrade the cluster "
+            f"with pg_upgrade into a new volume in the 18+ layout (PGDATA {layout.volume_path}/"
+            f"{layout.major}/docker), or keep the old layout by setting pgdata: {OLD_LAYOUT_PGDATA}"
+            + ("" if _major(version) == layout.major else f" with a PostgreSQL {version} image")
+            + "."
+        )
+    raise PgdockError(
+        f"data volume {volume!r} holds a PostgreSQL {version} cluster at {where!r} inside the volume, "
+        f"but image {image!r} (PostgreSQL {layout.major}) expects its cluster at "
+        f"{expected!r}: the volume was made by another layout or major version. Refusing to start a "
+        "server that would initialise a second cluster beside it or fail to start."
+    )
+
+
+def _major(version: str) -> int:
+    try:
+        return int(version.split(".")[0])
+    except ValueError:
+        return -1

@@ -1,0 +1,354 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: container
+short_description: One production-shaped PostgreSQL container
+version_added: 0.1.0
+author: pgdock.postgres developers (@pgdock)
+description:
+  - Creates, recreates, starts, stops or removes one PostgreSQL container built from an image of the
+    official C(postgres) kind (default V(postgres:18)), with a named data volume that survives
+    recreation.
+  - The superuser password is written to a host file of mode 0600 owned by the container's postgres
+    uid, mounted read-only and passed as E(POSTGRES_PASSWORD_FILE); it is never a container
+    environment value.
+  - Both data layouts are handled. Up to 17, the volume is mounted at C(/var/lib/postgresql/data)
+    (PGDATA). From 18, the volume is mounted at C(/var/lib/postgresql) and PGDATA is
+    C(/var/lib/postgresql/<major>/docker).
+  - Before a container is created on an existing volume, the volume is inspected. A cluster of
+    another major version, or of the other layout, is refused with a message that says what to do,
+    instead of starting a server that would crash-loop.
+  - Waits until the server accepts connections before returning.
+extends_documentation_fragment:
+  - pgdock.postgres.attributes
+  - pgdock.postgres.attributes.actiongroup
+  - pgdock.postgres.docker
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  name:
+    description: Container name; also its DNS name on its networks.
+    type: str
+    required: true
+  state:
+    description:
+      - V(started) creates the container when needed and makes sure it runs and accepts connections.
+      - V(stopped) creates it when needed and makes sure it does not run.
+      - V(absent) stops and removes it; the data volume is kept unless O(remove_volume=true).
+    type: str
+    choices: [started, stopped, absent]
+    default: started
+  image:
+    description: PostgreSQL image of the official kind (E(PG_MAJOR) and E(PGDATA) in its environment).
+    type: str
+    default: postgres:18
+  pull:
+    description:
+      - V(missing) pulls the image only when it is not on the Docker host; V(always) pulls every run;
+        V(never) never pulls.
+    type: str
+    choices: [missing, always, never]
+    default: missing
+  data_volume:
+    description: Named volume that holds the cluster. Defaults to C(<name>-data).
+    type: str
+  remove_volume:
+    description: With O(state=absent), also remove the data volume and the secrets directory. The data is lost.
+    type: bool
+    default: false
+  pgdata:
+    description:
+      - Overrides the image's PGDATA; the data volume is then mounted at this path itself.
+      - Set V(/var/lib/postgresql/data) to run an 18+ image on a volume laid out the pre-18 way.
+    type: str
+  superuser:
+    description: Name of the superuser created at initialisation (E(POSTGRES_USER)).
+    type: str
+    default: postgres
+  superuser_password:
+    description:
+      - Password of the superuser, used by initdb when the volume holds no cluster yet.
+      - Required when the volume is new and no password file exists from an earlier run.
+      - Changing it later updates the file only; use P(pgdock.postgres.role#module) to change the
+        server's password.
+    type: str
+  database:
+    description: Database created at initialisation (E(POSTGRES_DB)). Defaults to the superuser's name.
+    type: str
+  initdb_args:
+    description: Arguments for initdb (E(POSTGRES_INITDB_ARGS)).
+    type: str
+    default: --auth-host=scram-sha-256 --data-checksums
+  secrets_dir:
+    description:
+      - Host directory for the password file, mounted read-only at C(/run/secrets/pgdock).
+      - Defaults to C(/var/lib/pgdock/<name>/secrets).
+    type: path
+  postgres_uid:
+    description: Uid (and gid) of the postgres user inside the image; owns the secret files. 999 in the official Debian-based image.
+    type: int
+    default: 999
+  networks:
+    description:
+      - User-defined networks to attach the container to, with its aliases on each. At least one.
+      - Networks are attached and detached without recreating the container.
+      - Required unless O(state=absent).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Network name (see P(pgdock.postgres.network#module)).
+        type: str
+        required: true
+      aliases:
+        description: DNS aliases of the container on this network.
+        type: list
+        elements: str
+        default: []
+  published_port:
+    description: Host port that publishes the server's port 5432. Not published when not given.
+    type: int
+  published_host_ip:
+    description: Host address the published port binds to.
+    type: str
+    default: 127.0.0.1
+  healthcheck:
+    description: Docker healthcheck with C(pg_isready); times in seconds.
+    type: dict
+    default: {}
+    suboptions:
+      interval:
+        description: Seconds between checks.
+        type: int
+        default: 10
+      timeout:
+        description: Seconds one check may take.
+        type: int
+        default: 5
+      retries:
+        description: Failed checks before the container is unhealthy.
+        type: int
+        default: 5
+      start_period:
+        description: Seconds of start-up during which failures do not count.
+        type: int
+        default: 30
+  restart_policy:
+    description: Docker restart policy.
+    type: str
+    choices: ['no', always, unless-stopped, on-failure]
+    default: unless-stopped
+  stop_timeout:
+    description:
+      - Seconds Docker waits after SIGINT (fast shutdown) before it kills the server.
+      - The Docker default of 10 s can cut a shutdown checkpoint short.
+    type: int
+    default: 120
+  memory:
+    description: Memory limit, for example V(2g) or V(512m).
+    type: str
+  cpus:
+    description: CPU limit in cores, for example V(1.5).
+    type: float
+  shm_size:
+    description: Size of C(/dev/shm); PostgreSQL uses it for parallel query.
+    type: str
+    default: 256m
+  log_max_size:
+    description: Max size of one json-file log file.
+    type: str
+    default: 10m
+  log_max_file:
+    description: Number of json-file log files kept.
+    type: int
+    default: 5
+  settings:
+    description:
+      - Server settings passed as C(-c name=value) on the server's command line.
+      - Booleans become V(on)/V(off). A change recreates the container.
+    type: dict
+    default: {}
+  init_scripts_dir:
+    description: Host directory mounted read-only at C(/docker-entrypoint-initdb.d); run once at initialisation.
+    type: path
+  env:
+    description: Extra environment of the container. E(POSTGRES_PASSWORD) is refused; passwords go in files.
+    type: dict
+    default: {}
+  labels:
+    description: Extra labels; C(org.pgdock.managed-by) is always set.
+    type: dict
+    default: {}
+  wait:
+    description: Wait until the server accepts connections.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for the server to accept connections.
+    type: int
+    default: 180
+notes:
+  - A change of image, environment, mounts, ports, healthcheck, limits, logging, labels or settings
+    recreates the container; the data volume is kept. A change of networks does not.
+  - A container with this name that was not created by this collection is never changed or removed.
+seealso:
+  - module: pgdock.postgres.network
+"""
+
+EXAMPLES = r"""
+- name: A PostgreSQL 18 primary on the database network, reachable from the host on 127.0.0.1:5432
+  pgdock.postgres.container:
+    name: pg-main
+    image: postgres:18
+    superuser_password: "{{ vault_pg_superuser_password }}"
+    networks:
+      - name: pg-backend
+        aliases: [primary]
+    published_port: 5432
+    memory: 2g
+    settings:
+      shared_buffers: 512MB
+      log_min_duration_statement: 500
+
+- name: Stop it, keep everything
+  pgdock.postgres.container:
+    name: pg-main
+    state: stopped
+    networks:
+      - name: pg-backend
+
+- name: Remove the container, keep the data volume
+  pgdock.postgres.container:
+    name: pg-main
+    state: absent
+"""
+
+RETURN = r"""
+container:
+  description: The container as it is after the run (not returned for O(state=absent)).
+  returned: when O(state) is not V(absent) and the container exists or was created
+  type: dict
+  contains:
+    id:
+      description: Container id.
+      type: str
+    status:
+      description: Docker status (running, exited...).
+      type: str
+    started_at:
+      description: When the container last started.
+      type: str
+    health:
+      description: Health status from the healthcheck.
+      type: str
+    networks:
+      description: Per network, the container's address and user-set aliases.
+      type: dict
+    published_host_ip:
+      description: Host address of the published port.
+      type: str
+    published_port:
+      description: Host port publishing 5432.
+      type: int
+    data_volume:
+      description: Name of the data volume.
+      type: str
+    pgdata:
+      description: PGDATA inside the container.
+      type: str
+    major:
+      description: PostgreSQL major version of the image.
+      type: int
+    password_file:
+      description: Host path of the superuser password file.
+      type: str
+    server_version:
+      description: Version of the server binary, for example V(18.1).
+      type: str
+  sample:
+    id: 4b1c...
+    status: running
+    health: starting
+    networks: {pg-backend: {ip_address: 172.20.0.2, aliases: [primary]}}
+    published_host_ip: 127.0.0.1
+    published_port: 5432
+    data_volume: pg-main-data
+    pgdata: /var/lib/postgresql/18/docker
+    major: 18
+    server_version: "18.1"
+actions:
+  description: What was done (or would be done in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create container pg-main", "start container pg-main"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.container_engine import ensure_container
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        state=dict(type="str", choices=["started", "stopped", "absent"], default="started"),
+        image=dict(type="str", default="postgres:18"),
+        pull=dict(type="str", choices=["missing", "always", "never"], default="missing"),
+        data_volume=dict(type="str"),
+        remove_volume=dict(type="bool", default=False),
+        pgdata=dict(type="str"),
+        superuser=dict(type="str", default="postgres"),
+        superuser_password=dict(type="str", no_log=True),
+        database=dict(type="str"),
+        initdb_args=dict(type="str", default="--auth-host=scram-sha-256 --data-checksums"),
+        secrets_dir=dict(type="path"),
+        postgres_uid=dict(type="int", default=999),
+        networks=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str", required=True),
+            aliases=dict(type="list", elements="str", default=[]),
+        )),
+        published_port=dict(type="int"),
+        published_host_ip=dict(type="str", default="127.0.0.1"),
+        healthcheck=dict(type="dict", default={}, options=dict(
+            interval=dict(type="int", default=10),
+            timeout=dict(type="int", default=5),
+            retries=dict(type="int", default=5),
+            start_period=dict(type="int", default=30),
+        )),
+        restart_policy=dict(type="str", choices=["no", "always", "unless-stopped", "on-failure"],
+                            default="unless-stopped"),
+        stop_timeout=dict(type="int", default=120),
+        memory=dict(type="str"),
+        cpus=dict(type="float"),
+        shm_size=dict(type="str", default="256m"),
+        log_max_size=dict(type="str", default="10m"),
+        log_max_file=dict(type="int", default=5),
+        settings=dict(type="dict", default={}),
+        init_scripts_dir=dict(type="path"),
+        env=dict(type="dict", default={}),
+        labels=dict(type="dict", default={}),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=180),
+        **DOCKER_COMMON_ARGS,
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[("state", "started", ("networks",)), ("state", "stopped", ("networks",))],
+    )
+    run_engine(module, ensure_container)
+
+
+if __name__ == "__main__":
+    main()
