@@ -59,15 +59,27 @@ build_one() {
     || { log "$tag: debootstrap failed; last lines:"; tail -n 20 "$root.log" >&2; return 1; }
   rm -f "$root.log"
   chroot "$root" /bin/sh -eu <<'CHROOT'
+# a free system id (neither a uid nor a gid in use)
+free_id() {
+  i=998
+  while getent passwd "$i" >/dev/null || getent group "$i" >/dev/null; do i=$((i - 1)); done
+  echo "$i"
+}
+# another user or group that holds 999 (forky has one) moves to a free id first
+other_user=$(getent passwd 999 | cut -d: -f1)
+if [ -n "$other_user" ] && [ "$other_user" != postgres ]; then
+  new=$(free_id); usermod -u "$new" "$other_user"; find / -xdev -uid 999 -exec chown -h "$new" {} +
+fi
+other_group=$(getent group 999 | cut -d: -f1)
+if [ -n "$other_group" ] && [ "$other_group" != postgres ]; then
+  new=$(free_id); groupmod -g "$new" "$other_group"; find / -xdev -gid 999 -exec chgrp -h "$new" {} +
+fi
 old_uid=$(id -u postgres); old_gid=$(id -g postgres)
+if [ "$old_gid" != 999 ]; then
+  groupmod -g 999 postgres; find / -xdev -gid "$old_gid" -exec chgrp -h 999 {} +
+fi
 if [ "$old_uid" != 999 ]; then
-  if getent passwd 999 >/dev/null || getent group 999 >/dev/null; then
-    echo "uid or gid 999 already taken in the root filesystem" >&2; exit 1
-  fi
-  groupmod -g 999 postgres
-  usermod -u 999 postgres
-  find / -xdev -uid "$old_uid" -exec chown -h 999 {} +
-  find / -xdev -gid "$old_gid" -exec chgrp -h 999 {} +
+  usermod -u 999 postgres; find / -xdev -uid "$old_uid" -exec chown -h 999 {} +
 fi
 # the package's default cluster is not used by the image
 rm -rf /var/lib/postgresql/*/main /etc/postgresql/*/main
@@ -83,7 +95,9 @@ CHROOT
     if [ "$target" -ge 18 ]; then pgdata=/var/lib/postgresql/$target/docker; volume=/var/lib/postgresql; fi
     args+=(--build-arg "PG_MAJOR=$target" --build-arg "PGDATA_DIR=$pgdata" --build-arg "VOLUME_DIR=$volume")
   fi
-  DOCKER_BUILDKIT=0 docker build -q "${args[@]}" -t "$tag" "$here/images/$kind" >/dev/null
+  DOCKER_BUILDKIT=0 docker build -q "${args[@]}" -t "$tag" "$here/images/$kind" >"$root.log" 2>&1 \
+    || { log "$tag: docker build failed:"; cat "$root.log" >&2; rm -f "$root.log"; return 1; }
+  rm -f "$root.log"
   docker rmi "$base" >/dev/null 2>&1 || true
   log "$tag built in $((SECONDS - start)) s (recipe $hash)"
 }

@@ -224,7 +224,7 @@ class ContainerEngine:
             mounts.append(Mount(target, source, type=kind, read_only=(mode == "ro")))
         bindings = {}
         for port, binding in desired["ports"].items():
-            host_ip, _, host_port = binding.rpartition(":")
+            host_ip, host_port = binding.rsplit(":", 1)
             bindings[port] = (host_ip, int(host_port))
         host_config = api.create_host_config(
             mounts=mounts, port_bindings=bindings, network_mode=first["name"],
@@ -309,7 +309,7 @@ class ContainerEngine:
                     f"{state.get('ExitCode')}); see 'logs' for its last lines",
                     logs=self._log_tail(container))
             try:
-                code, _ = container.exec_run(probe, user="postgres")
+                code = container.exec_run(probe, user="postgres").exit_code
             except docker.errors.APIError:
                 code = -1
             if code == 0:

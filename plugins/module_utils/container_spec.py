@@ -13,7 +13,11 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client impo
     size_in_bytes,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg_layout import ImageLayout, image_env
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg_layout import (
+    ImageLayout,
+    env_to_dict,
+    image_env,
+)
 
 SECRETS_MOUNT = "/run/secrets/pgdock"
 PASSWORD_FILE_NAME = "superuser_password"
@@ -145,10 +149,7 @@ def actual_spec(container_attrs: dict, image_attrs: dict | None) -> dict:
     config = container_attrs.get("Config") or {}
     host = container_attrs.get("HostConfig") or {}
     image_attrs = image_attrs or {}
-    env = {}
-    for item in config.get("Env") or []:
-        key, _, value = item.partition("=")
-        env[key] = value
+    env = env_to_dict(config.get("Env"))
     declared = set(((image_attrs.get("Config") or {}).get("Volumes") or {}))
     mounts = []
     for m in container_attrs.get("Mounts") or []:

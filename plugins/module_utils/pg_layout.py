@@ -38,13 +38,14 @@ class ImageLayout:
         return posixpath.relpath(self.pgdata, self.volume_path)
 
 
+def env_to_dict(items: list | None) -> dict:
+    """A Docker environment list (KEY=value strings) as a dict."""
+    return dict(item.split("=", 1) if "=" in item else (item, "") for item in items or [])
+
+
 def image_env(image_attrs: dict) -> dict:
     """An image's environment as a dict."""
-    env = {}
-    for item in (image_attrs.get("Config") or {}).get("Env") or []:
-        key, _, value = item.partition("=")
-        env[key] = value
-    return env
+    return env_to_dict((image_attrs.get("Config") or {}).get("Env"))
 
 
 def layout_of_image(image_name: str, image_attrs: dict, pgdata: str | None = None) -> ImageLayout:
@@ -74,7 +75,7 @@ def parse_probe(output: str) -> dict:
     """Parse PROBE_SCRIPT output into {relative path of the cluster directory: major}."""
     found = {}
     for line in output.splitlines():
-        path, _, version = line.strip().partition(" ")
+        path, version = (line.strip().split(" ", 1) + [""])[:2]
         if path and version:
             found[posixpath.dirname(path) or "."] = version.strip()
     return found

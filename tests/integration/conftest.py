@@ -9,8 +9,6 @@ import socket
 import docker
 import pytest
 
-from ansible_runner import run_module, run_playbook  # noqa: F401  (re-exported for tests)
-
 IMAGE_REPO = "pgdock-test/postgres"
 PGBOUNCER_IMAGE = "pgdock-test/pgbouncer:latest"
 

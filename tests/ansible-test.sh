@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run ansible-test on a copy of this checkout laid out as ansible_collections/pgdock/postgres
+# (ansible-test needs that path). Usage: tests/ansible-test.sh sanity|integration [args...]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin="$repo/.venv/bin"
+# outside the checkout: inside it, ansible-test would list files with the checkout's git and skip all
+dest="${PGDOCK_ANSIBLE_TEST_DIR:-/tmp/pgdock-ansible-test}/ansible_collections/pgdock/postgres"
+rm -rf "$dest"
+mkdir -p "$dest"
+tar -C "$repo" --exclude=./.venv --exclude=./.collections --exclude=./build --exclude=./.git \
+  --exclude=./.demo --exclude='*/__pycache__' --exclude=./.pytest_cache --exclude='./tests/output' -c . \
+  | tar -C "$dest" -x
+# ansible-test bootstraps pip in its sanity venvs with a get-pip.py it downloads from outside any
+# package registry; give it our stand-in (ensurepip + PyPI) under the name it looks for
+pip_version=$("$bin/python" -c 'import re, ansible_test, pathlib; p = pathlib.Path(ansible_test.__file__).parent / "_internal/python_requirements.py"; print(re.search(r"pip=.([0-9.]+).", p.read_text()).group(1))')
+mkdir -p "$HOME/.ansible/test/cache"
+cp "$repo/tests/ansible_test_get_pip.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+cd "$dest"
+export PATH="$bin:$PATH"
+exec "$bin/ansible-test" "$@"
