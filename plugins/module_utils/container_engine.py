@@ -250,10 +250,13 @@ class ContainerEngine:
         self._stop_and_remove(existing)
         return self._create(desired)
 
+    def _stop(self, container) -> None:
+        container.stop(timeout=self.p["stop_timeout"])
+
     def _stop_and_remove(self, container) -> None:
         container.reload()
         if container.status in ("running", "restarting"):
-            container.stop(timeout=self.p["stop_timeout"])
+            self._stop(container)
         container.remove(v=False)
 
     def _remove_volume(self, volume) -> None:
@@ -291,7 +294,7 @@ class ContainerEngine:
             if not self.check_mode and self.p["wait"]:
                 self._wait_ready(container)
         elif running:
-            self._do(f"stop container {self.p['name']}", container.stop, self.p["stop_timeout"])
+            self._do(f"stop container {self.p['name']}", self._stop, container)
         if not self.check_mode:
             container.reload()
         return container

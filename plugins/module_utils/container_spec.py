@@ -60,6 +60,12 @@ def validate_options(p: dict) -> None:
             raise PgdockError(f"settings: {key!r} is not a PostgreSQL parameter name")
         if "\n" in setting_value(value) or "\0" in setting_value(value):
             raise PgdockError(f"settings: the value of {key!r} contains a newline or NUL byte")
+    password = p.get("superuser_password")
+    if password is not None and (not password or any(c in password for c in "\r\n\0")):
+        raise PgdockError(
+            "superuser_password: must be non-empty and on one line: initdb reads only the first line "
+            "of the password file (set a multi-line password later with pgdock.postgres.role)"
+        )
     for key in p.get("env") or {}:
         if key in FORBIDDEN_ENV:
             raise PgdockError(

@@ -38,7 +38,8 @@ def ansible_env(json_output: bool = True, extra: dict | None = None) -> dict:
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
     )
     if json_output:
-        env.update(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+        env.update(ANSIBLE_STDOUT_CALLBACK="pgdock_json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+                   ANSIBLE_CALLBACK_PLUGINS=str(Path(__file__).parent / "callback_plugins"))
     if extra:
         env.update(extra)
     return env

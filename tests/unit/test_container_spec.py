@@ -155,6 +155,8 @@ def test_user_aliases_drop_docker_implicit_ones():
     (dict(settings={"work_mem": "1\nssl=off"}), "newline"),
     (dict(env={"POSTGRES_PASSWORD": "x"}), "POSTGRES_PASSWORD would put the password"),
     (dict(published_port=70000), "not a TCP port"),
+    (dict(superuser_password="two\nlines"), "on one line"),
+    (dict(superuser_password=""), "non-empty"),
 ])
 def test_bad_options_are_refused_with_a_message(over, message):
     with pytest.raises(PgdockError, match=message):
