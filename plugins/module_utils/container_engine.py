@@ -13,17 +13,17 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec imp
     PASSWORD_FILE_NAME,
     actual_spec,
     desired_spec,
-    network_plan,
     spec_differences,
-    user_aliases,
     validate_options,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import (
+    attachment_plan,
     connect,
     docker_action,
     get_or_none,
     is_managed,
     managed_labels,
+    user_aliases,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg_layout import (
@@ -263,7 +263,7 @@ class ContainerEngine:
         volume.remove()
 
     def _apply_network_plan(self, container) -> None:
-        plan = network_plan(self.p["networks"], self._attached_networks(container))
+        plan = attachment_plan(self._wanted_networks(), self._attached_networks(container))
         wanted = {n["name"]: n.get("aliases") or None for n in self.p["networks"]}
         for name in plan["disconnect"]:
             self._do(f"disconnect from network {name}", self._disconnect, container, name)
@@ -334,7 +334,7 @@ class ContainerEngine:
 
     def _attached_networks(self, container) -> dict:
         endpoints = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
-        return {name: user_aliases(ep, self.p["name"], container.id) for name, ep in endpoints.items()}
+        return {name: user_aliases(ep.get("Aliases"), self.p["name"], container.id) for name, ep in endpoints.items()}
 
     def _wanted_networks(self) -> dict:
         return {n["name"]: sorted(n.get("aliases") or []) for n in self.p["networks"]}
@@ -365,7 +365,7 @@ class ContainerEngine:
             "started_at": state.get("StartedAt"),
             "health": (state.get("Health") or {}).get("Status"),
             "networks": {name: {"ip_address": ep.get("IPAddress"),
-                                "aliases": user_aliases(ep, self.p["name"], container.id)}
+                                "aliases": user_aliases(ep.get("Aliases"), self.p["name"], container.id)}
                          for name, ep in endpoints.items()},
             "published_host_ip": binding[0].get("HostIp"),
             "published_port": int(binding[0]["HostPort"]) if binding[0].get("HostPort") else None,

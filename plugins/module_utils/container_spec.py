@@ -202,28 +202,6 @@ def spec_differences(desired: dict, actual: dict) -> list[str]:
     return [field for field in RECREATE_FIELDS if desired.get(field) != actual.get(field)]
 
 
-def network_plan(desired: list[dict], attached: dict) -> dict:
-    """What to do on each network: {'connect': [...], 'reconnect': [...], 'disconnect': [...]}.
-
-    `desired` is the networks option; `attached` maps network name -> aliases the user set.
-    """
-    plan = {"connect": [], "reconnect": [], "disconnect": []}
-    wanted = {n["name"]: sorted(n.get("aliases") or []) for n in desired}
-    for name, aliases in wanted.items():
-        if name not in attached:
-            plan["connect"].append(name)
-        elif sorted(attached[name]) != aliases:
-            plan["reconnect"].append(name)
-    plan["disconnect"] = sorted(set(attached) - set(wanted))
-    return plan
-
-
-def user_aliases(endpoint: dict, container_name: str, container_id: str) -> list[str]:
-    """Aliases of a network endpoint that a user set (Docker adds the short id and the name)."""
-    implicit = {container_name, container_id[:12]}
-    return sorted(a for a in (endpoint.get("Aliases") or []) if a not in implicit)
-
-
 def _own_items(items: dict, from_image: dict) -> dict:
     """Items not inherited unchanged from the image."""
     return {k: v for k, v in items.items() if from_image.get(k) != v}

@@ -88,6 +88,22 @@ def is_managed(labels: dict | None) -> bool:
     return (labels or {}).get(MANAGED_LABEL) == MANAGED_VALUE
 
 
+def user_aliases(aliases: list | None, container_name: str, container_id: str) -> list[str]:
+    """The aliases a user set on an endpoint (Docker adds the short id, and some versions the name)."""
+    implicit = {container_name.lstrip("/"), container_id[:12]}
+    return sorted({a for a in aliases or [] if a not in implicit})
+
+
+def attachment_plan(wanted: dict, attached: dict) -> dict:
+    """How to go from `attached` to `wanted` (both: name -> aliases), names sorted:
+    {'disconnect': [...], 'reconnect': [...] (aliases differ), 'connect': [...]}."""
+    return {
+        "disconnect": sorted(set(attached) - set(wanted)),
+        "reconnect": sorted(n for n in wanted if n in attached and sorted(attached[n]) != sorted(wanted[n])),
+        "connect": sorted(set(wanted) - set(attached)),
+    }
+
+
 def size_in_bytes(value, option: str) -> int | None:
     """Parse a size such as '512m' or '2g' (Docker's units); ValueError names the option."""
     if value is None or value == "":

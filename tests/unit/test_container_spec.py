@@ -9,9 +9,7 @@ import pytest
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec import (
     actual_spec,
     desired_spec,
-    network_plan,
     spec_differences,
-    user_aliases,
     validate_options,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
@@ -128,19 +126,6 @@ def test_manual_drift_is_detected():
     drifted = copy.deepcopy(attrs)
     drifted["HostConfig"]["RestartPolicy"]["Name"] = "no"
     assert spec_differences(d, actual_spec(drifted, IMAGE_18)) == ["restart_policy"]
-
-
-def test_network_plan_connects_reconnects_and_disconnects():
-    desired = [{"name": "a", "aliases": ["primary"]}, {"name": "b", "aliases": []}, {"name": "c"}]
-    attached = {"a": ["old"], "c": [], "stale": []}
-    assert network_plan(desired, attached) == {"connect": ["b"], "reconnect": ["a"], "disconnect": ["stale"]}
-    assert network_plan(desired, {"a": ["primary"], "b": [], "c": []}) == {
-        "connect": [], "reconnect": [], "disconnect": []}
-
-
-def test_user_aliases_drop_docker_implicit_ones():
-    ep = {"Aliases": ["0123456789ab", "pg-main", "primary"]}
-    assert user_aliases(ep, "pg-main", "0123456789abcdef") == ["primary"]
 
 
 @pytest.mark.parametrize("over, message", [
