@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # Make sure a Docker engine answers on this machine.
-#  - does nothing when `docker info` already answers;
-#  - installs Debian's docker.io (and debootstrap, used by build-images.sh) when no engine is present;
+#  - does nothing when `docker info` already answers and the test tools are present;
+#  - installs Debian's docker.io when no engine is present, plus the test bed's tools when missing:
+#    debootstrap (build-images.sh), psql (molecule verify), shellcheck (ansible-test sanity);
 #  - starts dockerd in the background (no systemd here) and waits until it answers.
 set -euo pipefail
 
 log() { printf '[ensure-docker] %s\n' "$*" >&2; }
 answers() { timeout 10 docker info >/dev/null 2>&1; }
 
-if command -v docker >/dev/null 2>&1 && answers; then
-  log "daemon already answers: nothing to do"
-  exit 0
-fi
-
 need_install=()
-command -v dockerd >/dev/null 2>&1 || need_install+=(docker.io)
+if ! { command -v docker >/dev/null 2>&1 && answers; }; then
+  command -v dockerd >/dev/null 2>&1 || need_install+=(docker.io)
+fi
 command -v debootstrap >/dev/null 2>&1 || need_install+=(debootstrap)
+command -v psql >/dev/null 2>&1 || need_install+=(postgresql-client)
+command -v shellcheck >/dev/null 2>&1 || need_install+=(shellcheck)
 if ((${#need_install[@]})); then
   if [ "$(id -u)" != 0 ]; then
     log "missing ${need_install[*]} and not root: install them or run as root"; exit 1
@@ -25,7 +25,10 @@ if ((${#need_install[@]})); then
   apt-get update -qq
   # the package's post-install cannot start a service without systemd; that failure is harmless
   apt-get install -y -qq --no-install-recommends "${need_install[@]}" >/dev/null || true
-  command -v dockerd >/dev/null 2>&1 || { log "docker.io did not install"; exit 1; }
+  for tool in debootstrap psql shellcheck; do
+    command -v "$tool" >/dev/null 2>&1 || { log "$tool is still missing after apt-get install"; exit 1; }
+  done
+  answers || command -v dockerd >/dev/null 2>&1 || { log "docker.io did not install"; exit 1; }
 fi
 
 if ! answers; then

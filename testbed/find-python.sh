@@ -4,8 +4,8 @@
 set -euo pipefail
 ok() { "$1" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; }
 root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
-for cand in "${PGDOCK_PYTHON:-}" python3.12 $(ls -d "$root"/versions/3.12*/bin/python3 2>/dev/null | sort -V -r) \
-            python3.13 python3 $(ls -d "$root"/versions/3.1[3-9]*/bin/python3 2>/dev/null | sort -V -r); do
+for cand in "${PGDOCK_PYTHON:-}" python3.12 "$root"/versions/3.12*/bin/python3 \
+            python3.13 python3 "$root"/versions/3.1[3-9]*/bin/python3; do
   [ -n "$cand" ] || continue
   path=$(command -v "$cand" 2>/dev/null) || continue
   if ok "$path"; then echo "$path"; exit 0; fi
