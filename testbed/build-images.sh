@@ -23,9 +23,9 @@ mirror() {
 # target -> "suite kind packages"
 spec() {
   case "$1" in
-    15) echo "bookworm postgres postgresql-15" ;;
-    17) echo "trixie postgres postgresql-17" ;;
-    18) echo "forky postgres postgresql-18" ;;
+    15) echo "bookworm postgres postgresql-15 xz-utils zstd" ;;
+    17) echo "trixie postgres postgresql-17 xz-utils zstd" ;;
+    18) echo "forky postgres postgresql-18 xz-utils zstd" ;;
     pgbouncer) echo "trixie pgbouncer pgbouncer postgresql-client" ;;
     *) log "unknown image '$1' (known: 15 17 18 pgbouncer)"; return 1 ;;
   esac
@@ -50,7 +50,8 @@ build_one() {
   fi
   local start=$SECONDS root script=()
   root=$(mktemp -d /var/tmp/pgdock-rootfs.XXXXXX)
-  trap 'rm -rf "$root"' RETURN
+  # build_one runs in a background subshell: EXIT also fires when `set -e` ends it on a failure
+  trap 'rm -rf "$root" "$root.log"' EXIT
   # debootstrap of this Debian release knows no script for suites newer than it: use sid's
   [ -e "/usr/share/debootstrap/scripts/$suite" ] || script=(/usr/share/debootstrap/scripts/sid)
   log "$tag: debootstrap $suite ($pkgs)"
@@ -83,7 +84,12 @@ if [ "$old_uid" != 999 ]; then
 fi
 # the package's default cluster is not used by the image
 rm -rf /var/lib/postgresql/*/main /etc/postgresql/*/main
-localedef -i en_US -c -f UTF-8 -A /usr/share/locale/locale.alias en_US.UTF-8
+# forky's glibc ships no locale.alias
+if [ -f /usr/share/locale/locale.alias ]; then
+  localedef -i en_US -c -f UTF-8 -A /usr/share/locale/locale.alias en_US.UTF-8
+else
+  localedef -i en_US -c -f UTF-8 en_US.UTF-8
+fi
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/*.log /tmp/* /var/tmp/*
 CHROOT

@@ -59,7 +59,8 @@ def cleanup(docker_client):
     yield created
     for name in created["containers"]:
         try:
-            docker_client.containers.get(name).remove(force=True, v=False)
+            # v=True drops anonymous volumes only; named data volumes are listed under "volumes"
+            docker_client.containers.get(name).remove(force=True, v=True)
         except docker.errors.NotFound:
             pass
     for name in created["networks"]:
