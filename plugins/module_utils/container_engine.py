@@ -7,8 +7,8 @@ data volume across recreations, and wait until the server accepts connections.""
 from __future__ import annotations
 
 import os
-import time
 
+from ansible_collections.pgdock.postgres.plugins.module_utils.container_access import wait_until_ready
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec import (
     PASSWORD_FILE_NAME,
     actual_spec,
@@ -46,7 +46,6 @@ except ImportError:  # pragma: no cover - run_engine reports the missing SDK
     pass
 
 DEFAULT_SECRETS_ROOT = "/var/lib/pgdock"
-LOG_TAIL_LINES = 40
 
 
 def ensure_container(module) -> dict:
@@ -292,46 +291,14 @@ class ContainerEngine:
             if not running:
                 self._do(f"start container {self.p['name']}", container.start)
             if not self.check_mode and self.p["wait"]:
-                self._wait_ready(container)
+                wait_until_ready(container, self.p["superuser"], self.p["wait_timeout"])
         elif running:
             self._do(f"stop container {self.p['name']}", self._stop, container)
         if not self.check_mode:
             container.reload()
         return container
 
-    def _wait_ready(self, container) -> None:
-        """Poll pg_isready inside the container until the server accepts connections."""
-        deadline = time.monotonic() + self.p["wait_timeout"]
-        probe = ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", self.p["superuser"], "-d", "postgres", "-q"]
-        while True:
-            container.reload()
-            state = container.attrs["State"]
-            if state.get("Status") in ("exited", "dead") or state.get("Restarting"):
-                raise PgdockError(
-                    f"container {self.p['name']!r} stopped while PostgreSQL was starting (exit code "
-                    f"{state.get('ExitCode')}); see 'logs' for its last lines",
-                    logs=self._log_tail(container))
-            try:
-                code = container.exec_run(probe, user="postgres").exit_code
-            except docker.errors.APIError:
-                code = -1
-            if code == 0:
-                return
-            if time.monotonic() > deadline:
-                raise PgdockError(
-                    f"PostgreSQL in {self.p['name']!r} did not accept connections within "
-                    f"{self.p['wait_timeout']} s; see 'logs' for its last lines",
-                    logs=self._log_tail(container))
-            time.sleep(0.5)
-
     # -- reporting -------------------------------------------------------------------------------
-    def _log_tail(self, container) -> list[str]:
-        try:
-            raw = container.logs(tail=LOG_TAIL_LINES)
-        except docker.errors.DockerException:
-            return []
-        return raw.decode("utf-8", "replace").splitlines()
-
     def _attached_networks(self, container) -> dict:
         endpoints = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
         return {name: user_aliases(ep.get("Aliases"), self.p["name"], container.id) for name, ep in endpoints.items()}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 from ansible_runner import BIN, REPO, ansible_env
 

@@ -88,8 +88,8 @@ class Pg:
                 code = self.container.attrs["State"]["ExitCode"]
                 raise AssertionError(f"{self.name} exited ({code}) before it was ready:\n{self.logs()}")
             try:
-                code, _ = self.container.exec_run(
-                    ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.container_port)])
+                code = self.container.exec_run(
+                    ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.container_port)]).exit_code
             except docker.errors.APIError:  # exited between reload() and exec
                 code = -1
             if code == 0:
@@ -289,7 +289,7 @@ def test_initdb_args_are_passed_to_initdb(lab, pg_image, major):
     assert pg.value("SHOW data_checksums") == "on"  # (18 turns them on by default anyway)
     host_rules = pg.query("SELECT address, auth_method FROM pg_hba_file_rules WHERE type = 'host'")
     assert ("127.0.0.1", "scram-sha-256") in host_rules  # from --auth-host (initdb's default: trust)
-    assert {method for _, method in host_rules} == {"scram-sha-256"}
+    assert {rule[1] for rule in host_rules} == {"scram-sha-256"}
     assert pg.query("SELECT datcollate, pg_encoding_to_char(encoding) FROM pg_database "
                     "WHERE datname = current_database()") == [("C", "UTF8")]
 

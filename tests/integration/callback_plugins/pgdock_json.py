@@ -64,5 +64,5 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         summary = {host: stats.summarize(host) for host in sorted(stats.processed)}
-        self._display.display(json.dumps({"plays": self.plays, "stats": summary}, cls=AnsibleJSONEncoder,
-                                          indent=2, sort_keys=True))
+        document = {"plays": self.plays, "stats": summary}
+        self._display.display(json.dumps(document, cls=AnsibleJSONEncoder, indent=2, sort_keys=True))

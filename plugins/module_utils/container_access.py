@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Working inside a running PostgreSQL container: commands, files in its file system, restart,
+readiness. Used by modules that must touch what SQL cannot (pg_hba.conf, restarts)."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import tarfile
+import time
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import docker_action
+from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+
+try:
+    import docker.errors
+except ImportError:  # pragma: no cover - run_engine reports the missing SDK
+    pass
+
+LOG_TAIL_LINES = 40
+
+
+def run_in(container, argv: list[str], user: str = "postgres") -> tuple[int, str]:
+    """Run a command in the container; (exit code, combined output)."""
+    with docker_action(f"running {argv[0]} in container {container.name!r}"):
+        result = container.exec_run(argv, user=user)
+    return result.exit_code, result.output.decode("utf-8", "replace")
+
+
+def read_file(container, path: str) -> str | None:
+    """A text file from the container's file system, or None when it does not exist."""
+    try:
+        stream, _stat = container.get_archive(path)
+    except docker.errors.NotFound:
+        return None
+    except docker.errors.APIError as exc:
+        raise PgdockError(f"reading {path} in container {container.name!r}: {exc.explanation or exc}") from None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        member = tar.getmembers()[0]
+        return tar.extractfile(member).read().decode("utf-8")
+
+
+def write_file(container, path: str, content: str, uid: int = 999, gid: int = 999, mode: int = 0o600) -> None:
+    """Write a text file into the container (replacing it), owned by uid:gid with `mode`."""
+    data = content.encode("utf-8")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(posixpath.basename(path))
+        info.size, info.uid, info.gid, info.mode, info.mtime = len(data), uid, gid, mode, int(time.time())
+        tar.addfile(info, io.BytesIO(data))
+    with docker_action(f"writing {path} in container {container.name!r}"):
+        if not container.put_archive(posixpath.dirname(path), buffer.getvalue()):
+            raise PgdockError(f"writing {path} in container {container.name!r} failed")
+
+
+def log_tail(container, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The container's last log lines (empty when they cannot be read)."""
+    try:
+        return container.logs(tail=lines).decode("utf-8", "replace").splitlines()
+    except docker.errors.DockerException:
+        return []
+
+
+def wait_until_ready(container, superuser: str, timeout: int) -> None:
+    """Poll pg_isready over TCP inside the container until the server accepts connections.
+
+    TCP, not the socket: the entrypoint's initialisation server listens on the socket only.
+    Fails with the log tail when the container stops or restarts, or after `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    probe = ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", superuser, "-d", "postgres", "-q"]
+    while True:
+        container.reload()
+        state = container.attrs["State"]
+        if state.get("Status") in ("exited", "dead") or state.get("Restarting"):
+            raise PgdockError(
+                f"container {container.name!r} stopped while PostgreSQL was starting (exit code "
+                f"{state.get('ExitCode')}); see 'logs' for its last lines", logs=log_tail(container))
+        try:
+            code = container.exec_run(probe, user="postgres").exit_code
+        except docker.errors.APIError:
+            code = -1
+        if code == 0:
+            return
+        if time.monotonic() > deadline:
+            raise PgdockError(
+                f"PostgreSQL in {container.name!r} did not accept connections within {timeout} s; "
+                "see 'logs' for its last lines", logs=log_tail(container))
+        time.sleep(0.5)
+
+
+def restart_and_wait(container, superuser: str, stop_timeout: int, wait_timeout: int) -> None:
+    """Restart the container (clean shutdown first) and wait until the server is ready."""
+    with docker_action(f"restarting container {container.name!r}"):
+        container.restart(timeout=stop_timeout)
+    wait_until_ready(container, superuser, wait_timeout)
