@@ -47,9 +47,7 @@ def unique():
 @pytest.fixture
 def free_port():
     """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return _free_port()
 
 
 @pytest.fixture
@@ -77,3 +75,41 @@ def cleanup(docker_client):
             docker_client.volumes.get(name).remove(force=True)
         except docker.errors.NotFound:
             pass
+
+
+@pytest.fixture
+def pg_server(unique, cleanup, tmp_path_factory, pg_image, docker_client):
+    """pg_server(major=18, **container_options) -> a running server made by the container module.
+
+    Returns a dict: name, network, port (published on 127.0.0.1), password, superuser,
+    secrets_dir (host dir mounted at /run/secrets/pgdock), module_args (to run the module again),
+    result (the module's result). Everything is removed after the test.
+    """
+    from ansible_runner import run_module  # local import: conftest is imported before sys.path is set
+
+    def _start(major: int = 18, **options) -> dict:
+        name = unique(f"srv{major}") + f"-{secrets.token_hex(2)}"
+        network = options.pop("network", None) or name + "-net"
+        if not any(n.name == network for n in docker_client.networks.list(names=[network])):
+            docker_client.networks.create(network)
+            cleanup["networks"].append(network)
+        cleanup["containers"].append(name)
+        cleanup["volumes"].append(f"{name}-data")
+        secrets_dir = tmp_path_factory.mktemp(name) / "secrets"
+        password = options.pop("superuser_password", "Srv-pw-" + secrets.token_hex(8))
+        args = dict(name=name, image=pg_image(major), pull="never", superuser_password=password,
+                    networks=[{"name": network, "aliases": ["primary"]}], secrets_dir=str(secrets_dir),
+                    published_port=_free_port(), stop_timeout=30, wait_timeout=120)
+        args.update(options)
+        result = run_module("container", args)
+        assert result.changed and not result.failed, result
+        return dict(name=name, network=network, port=args["published_port"], password=password,
+                    superuser=args.get("superuser", "postgres"), secrets_dir=str(secrets_dir),
+                    module_args=args, result=result)
+    return _start
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
