@@ -5,7 +5,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin="$repo/.venv/bin"
 # outside the checkout: inside it, ansible-test would list files with the checkout's git and skip all
-dest="${PGDOCK_ANSIBLE_TEST_DIR:-/tmp/pgdock-ansible-test}/ansible_collections/pgdock/postgres"
+# (one copy per checkout, so two checkouts can run at once)
+dest="${PGDOCK_ANSIBLE_TEST_DIR:-/tmp/pgdock-ansible-test-$(printf '%s' "$repo" | sha256sum | cut -c1-12)}/ansible_collections/pgdock/postgres"
 rm -rf "$dest"
 mkdir -p "$dest"
 tar -C "$repo" --exclude=./.venv --exclude=./.collections --exclude=./build --exclude=./.git \
