@@ -31,11 +31,68 @@ CONTAINER_NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 FORBIDDEN_ENV = ("POSTGRES_PASSWORD",)
 
+# The container module's options (without the Docker connection options), for the module and for
+# engines that drive the container engine themselves (see container_params).
+CONTAINER_ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["started", "stopped", "absent"], default="started"),
+    image=dict(type="str", default="postgres:18"),
+    pull=dict(type="str", choices=["missing", "always", "never"], default="missing"),
+    data_volume=dict(type="str"),
+    remove_volume=dict(type="bool", default=False),
+    pgdata=dict(type="str"),
+    superuser=dict(type="str", default="postgres"),
+    superuser_password=dict(type="str", no_log=True),
+    database=dict(type="str"),
+    initdb_args=dict(type="str", default="--auth-host=scram-sha-256 --data-checksums"),
+    secrets_dir=dict(type="path"),
+    postgres_uid=dict(type="int", default=999),
+    networks=dict(type="list", elements="dict", options=dict(
+        name=dict(type="str", required=True),
+        aliases=dict(type="list", elements="str", default=[]),
+    )),
+    published_port=dict(type="int"),
+    published_host_ip=dict(type="str", default="127.0.0.1"),
+    healthcheck=dict(type="dict", default={}, options=dict(
+        interval=dict(type="int", default=10),
+        timeout=dict(type="int", default=5),
+        retries=dict(type="int", default=5),
+        start_period=dict(type="int", default=30),
+    )),
+    restart_policy=dict(type="str", choices=["no", "always", "unless-stopped", "on-failure"],
+                        default="unless-stopped"),
+    stop_timeout=dict(type="int", default=120),
+    memory=dict(type="str"),
+    cpus=dict(type="float"),
+    shm_size=dict(type="str", default="256m"),
+    log_max_size=dict(type="str", default="10m"),
+    log_max_file=dict(type="int", default=5),
+    settings=dict(type="dict", default={}),
+    init_scripts_dir=dict(type="path"),
+    env=dict(type="dict", default={}),
+    labels=dict(type="dict", default={}),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=180),
+)
+
 # Fields that a change can only reach by creating a new container (the data volume is kept).
 RECREATE_FIELDS = (
     "image", "image_id", "command", "env", "labels", "mounts", "ports", "healthcheck",
     "restart_policy", "stop_timeout", "memory", "nano_cpus", "shm_size", "security_opt", "log_config",
 )
+
+
+def container_params(**options) -> dict:
+    """Container engine parameters: the given options over the module's defaults (suboptions too)."""
+    params = {}
+    for key, spec in CONTAINER_ARGUMENT_SPEC.items():
+        value = options.pop(key, spec.get("default"))
+        if spec.get("options") and isinstance(value, dict):
+            value = {k: value.get(k, sub.get("default")) for k, sub in spec["options"].items()}
+        params[key] = value
+    if options:
+        raise PgdockError(f"unknown container options: {sorted(options)}")
+    return params
 
 
 def setting_value(value) -> str:

@@ -295,53 +295,13 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_engine import ensure_container
+from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec import CONTAINER_ARGUMENT_SPEC
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", choices=["started", "stopped", "absent"], default="started"),
-        image=dict(type="str", default="postgres:18"),
-        pull=dict(type="str", choices=["missing", "always", "never"], default="missing"),
-        data_volume=dict(type="str"),
-        remove_volume=dict(type="bool", default=False),
-        pgdata=dict(type="str"),
-        superuser=dict(type="str", default="postgres"),
-        superuser_password=dict(type="str", no_log=True),
-        database=dict(type="str"),
-        initdb_args=dict(type="str", default="--auth-host=scram-sha-256 --data-checksums"),
-        secrets_dir=dict(type="path"),
-        postgres_uid=dict(type="int", default=999),
-        networks=dict(type="list", elements="dict", options=dict(
-            name=dict(type="str", required=True),
-            aliases=dict(type="list", elements="str", default=[]),
-        )),
-        published_port=dict(type="int"),
-        published_host_ip=dict(type="str", default="127.0.0.1"),
-        healthcheck=dict(type="dict", default={}, options=dict(
-            interval=dict(type="int", default=10),
-            timeout=dict(type="int", default=5),
-            retries=dict(type="int", default=5),
-            start_period=dict(type="int", default=30),
-        )),
-        restart_policy=dict(type="str", choices=["no", "always", "unless-stopped", "on-failure"],
-                            default="unless-stopped"),
-        stop_timeout=dict(type="int", default=120),
-        memory=dict(type="str"),
-        cpus=dict(type="float"),
-        shm_size=dict(type="str", default="256m"),
-        log_max_size=dict(type="str", default="10m"),
-        log_max_file=dict(type="int", default=5),
-        settings=dict(type="dict", default={}),
-        init_scripts_dir=dict(type="path"),
-        env=dict(type="dict", default={}),
-        labels=dict(type="dict", default={}),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=180),
-        **DOCKER_COMMON_ARGS,
-    )
+    argument_spec = dict(CONTAINER_ARGUMENT_SPEC, **DOCKER_COMMON_ARGS)
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
