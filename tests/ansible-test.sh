@@ -4,10 +4,11 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin="$repo/.venv/bin"
-# outside the checkout: inside it, ansible-test would list files with the checkout's git and skip all
-# (one copy per checkout, so two checkouts can run at once)
-dest="${PGDOCK_ANSIBLE_TEST_DIR:-/tmp/pgdock-ansible-test-$(printf '%s' "$repo" | sha256sum | cut -c1-12)}/ansible_collections/pgdock/postgres"
-rm -rf "$dest"
+# outside the checkout (inside it, ansible-test would list files with the checkout's git and skip
+# all), and one copy per run, so runs can go on side by side
+work=$(mktemp -d "${TMPDIR:-/tmp}/pgdock-ansible-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+dest="$work/ansible_collections/pgdock/postgres"
 mkdir -p "$dest"
 tar -C "$repo" --exclude=./.venv --exclude=./.collections --exclude=./build --exclude=./.git \
   --exclude=./.demo --exclude='*/__pycache__' --exclude=./.pytest_cache --exclude='./tests/output' -c . \
@@ -19,4 +20,4 @@ mkdir -p "$HOME/.ansible/test/cache"
 cp "$repo/tests/ansible_test_get_pip.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 cd "$dest"
 export PATH="$bin:$PATH"
-exec "$bin/ansible-test" "$@"
+"$bin/ansible-test" "$@"

@@ -104,7 +104,7 @@ def pg_server(unique, cleanup, tmp_path_factory, pg_image, docker_client):
         result = run_module("container", args)
         assert result.changed and not result.failed, result
         return dict(name=name, network=network, port=args["published_port"], password=password,
-                    superuser=args.get("superuser", "postgres"), secrets_dir=str(secrets_dir),
+                    superuser=args.get("superuser", "postgres"), secrets_dir=args["secrets_dir"],
                     module_args=args, result=result)
     return _start
 
