@@ -96,3 +96,23 @@ def restart_and_wait(container, superuser: str, stop_timeout: int, wait_timeout:
     with docker_action(f"restarting container {container.name!r}"):
         container.restart(timeout=stop_timeout)
     wait_until_ready(container, superuser, wait_timeout)
+
+
+def run_oneshot(client, image: str, argv: list[str], mounts: list, network: str | None = None,
+                user: str = "999:999", environment: dict | None = None, labels: dict | None = None,
+                timeout: int = 3600) -> tuple[int, str]:
+    """Run a throw-away container (entrypoint bypassed) to completion; (exit code, output).
+
+    For tools such as pg_basebackup or pg_rewind that must run beside a server, on its network.
+    """
+    with docker_action(f"running {argv[0]} in a helper container of {image}"):
+        container = client.containers.run(
+            image, entrypoint=argv[:1], command=argv[1:], mounts=mounts, user=user,
+            network=network, network_mode=None if network else "none", environment=environment or {},
+            labels=labels or {}, detach=True)
+    try:
+        status = container.wait(timeout=timeout)
+        output = container.logs().decode("utf-8", "replace")
+        return status.get("StatusCode", -1), output
+    finally:
+        container.remove(force=True)

@@ -66,3 +66,10 @@ def remove_secret_dir(directory: str) -> bool:
         os.unlink(os.path.join(directory, name))
     os.rmdir(directory)
     return True
+
+
+def pgpass_line(user: str, password: str, host: str = "*", port: str = "*", database: str = "*") -> str:
+    """One line of a libpq password file, with ':' and '\\' escaped as libpq expects."""
+    def esc(value: str) -> str:
+        return value.replace("\\", "\\\\").replace(":", "\\:")
+    return ":".join(esc(v) for v in (host, port, database, user, password)) + "\n"

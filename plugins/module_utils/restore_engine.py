@@ -1,0 +1,317 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The `restore` module's engine: a physical backup (or a full + incremental chain) into a new
+container and volume, verified before (sha256, pg_verifybackup) and after (consistency, a query);
+or databases of a logical backup into a running server."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import time
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup_engine import (
+    PGPASS_SCRIPT,
+    REPO_MOUNT,
+    Server,
+    run_helper,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup_repository import (
+    PHYSICAL_KINDS,
+    Repository,
+    check_backup,
+    parse_time,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.container_access import log_tail, run_in
+from ansible_collections.pgdock.postgres.plugins.module_utils.container_engine import ContainerEngine
+from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec import container_params
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import (
+    connect,
+    docker_action,
+    get_or_none,
+    managed_labels,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg_connection import container_superuser_password
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg_layout import layout_of_image
+from ansible_collections.pgdock.postgres.plugins.module_utils.secret_files import secret_needs_write, write_secret
+
+try:
+    from docker.types import Mount
+except ImportError:  # pragma: no cover - run_engine reports the missing SDK
+    pass
+
+RESTORE_WAL_DIR = "pgdock-restore-wal"
+SCRATCH_DIR = ".pgdock-restore-chain"
+RESTORED_LABEL = "org.pgdock.restored-from"
+# Extract one backup of a chain: $1 backup dir, $2 destination; then check it against its manifest.
+EXTRACT_SCRIPT = (
+    'extract() { mkdir -p "$2"; tar -xzf "$1/base.tar.gz" -C "$2"; mkdir -p "$2/pg_wal"; '
+    'tar -xzf "$1/pg_wal.tar.gz" -C "$2/pg_wal"; cp "$1/backup_manifest" "$2/"; pg_verifybackup -q -m "$1/backup_manifest" "$2" '
+    '|| { echo "pg_verifybackup refused $1" >&2; exit 3; }; }; '
+)
+
+
+def restore(module) -> dict:
+    """Entry point of the `restore` module."""
+    engine = RestoreEngine(module.params, module.check_mode, module.warn)
+    return engine.run()
+
+
+class RestoreEngine:
+    """One run of the restore module."""
+
+    def __init__(self, params: dict, check_mode: bool, warn):
+        self.p = params
+        self.check_mode = check_mode
+        self.warn = warn
+        self.repo = Repository(params["repository"])
+        self.actions: list[str] = []
+        self.client = None
+        self.layout = None
+
+    def run(self) -> dict:
+        label = self._chosen_backup()
+        if label["kind"] == "logical":
+            if self.p["list_databases"]:
+                return {"changed": False, "backup": label, "databases": label.get("databases") or []}
+            return self._logical(label)
+        if self.p["list_databases"]:
+            raise PgdockError(f"list_databases: backup {label['id']} is a {label['kind']} backup, not logical")
+        return self._physical(label)
+
+    def _chosen_backup(self) -> dict:
+        if self.p.get("backup"):
+            return self.repo.find(self.p["backup"])
+        kinds = ("logical",) if self.p["kind"] == "logical" else PHYSICAL_KINDS
+        before = parse_time(self.p["target_time"]) if self.p.get("target_time") else None
+        label = self.repo.latest(kinds, before)
+        if label is None:
+            when = f" finished before {self.p['target_time']}" if before else ""
+            raise PgdockError(f"repository {self.repo.root} holds no {self.p['kind']} backup{when}")
+        return label
+
+    # -- physical --------------------------------------------------------------------------------
+    def _physical(self, label: dict) -> dict:
+        if not self.p.get("name"):
+            raise PgdockError("name: the new container to restore into is required for a physical restore")
+        chain = self.repo.chain(label["id"])
+        for each in chain:
+            check_backup(self.repo, each)
+        self.client = connect(self.p)
+        image_name = self.p.get("image") or label["image"]
+        image = get_or_none(self.client.images, image_name, "image")
+        if image is None:
+            raise PgdockError(f"image {image_name!r} is not on the Docker host; load it or give image")
+        layout = self.layout = layout_of_image(image_name, image.attrs)
+        if layout.major != label["major"]:
+            raise PgdockError(f"backup {label['id']} is of PostgreSQL {label['major']}, image {image_name!r} "
+                              f"is PostgreSQL {layout.major}: give an image of the same major version")
+        volume_name = self.p.get("data_volume") or f"{self.p['name']}-data"
+        self._check_destination(volume_name)
+        recovery = self._recovery_settings(layout, label)
+        self.actions.append(f"restore backup {' + '.join(b['id'] for b in chain)} into volume {volume_name}")
+        if self.check_mode:
+            self.actions.append(f"create and start container {self.p['name']}")
+            return {"changed": True, "actions": self.actions, "backup": label}
+        password = self._superuser_password(label)
+        self._extract(image.id, layout, volume_name, chain, recovery)
+        container = self._start(image_name, volume_name, label, password)
+        return self._verify(container, label, chain, recovery)
+
+    def _check_destination(self, volume_name: str) -> None:
+        existing = get_or_none(self.client.containers, self.p["name"], "container")
+        if existing is not None:
+            raise PgdockError(f"name: container {self.p['name']!r} already exists; a restore creates a new "
+                              "container (remove it first, or pick another name)")
+        volume = get_or_none(self.client.volumes, volume_name, "volume")
+        if volume is None:
+            return
+        with docker_action(f"listing the containers that use volume {volume_name!r}"):
+            users = self.client.containers.list(all=True, filters={"volume": volume_name})
+        running = [c.name for c in users if c.status in ("running", "restarting")]
+        if running:
+            raise PgdockError(f"data_volume: {volume_name!r} is in use by running container(s) "
+                              f"{', '.join(running)}; a restore never writes over a running server")
+        if not self.p["force"]:
+            raise PgdockError(f"data_volume: {volume_name!r} already exists; refusing to write over it "
+                              "(force: true replaces its content)")
+        if users:
+            raise PgdockError(f"data_volume: {volume_name!r} is used by container(s) "
+                              f"{', '.join(c.name for c in users)}; remove them first")
+        self.actions.append(f"replace the content of existing volume {volume_name}")
+
+    def _recovery_settings(self, layout, label: dict) -> dict | None:
+        """Recovery settings for a point in time, or None to stop at the backup's consistency."""
+        target = {}
+        if self.p.get("target_time"):
+            target["recovery_target_time"] = parse_time(self.p["target_time"]).isoformat(sep=" ")
+        elif self.p.get("target_lsn"):
+            target["recovery_target_lsn"] = self.p["target_lsn"]
+        elif self.p["target"] == "immediate" or not self._archived_wal():
+            return None
+        wal_dir = posixpath.join(layout.volume_path, RESTORE_WAL_DIR)
+        target.update(restore_command=f"cp {wal_dir}/%f %p", recovery_target_action="promote",
+                      recovery_target_timeline="current")
+        self.actions.append(f"replay archived WAL from {self.repo.wal_dir} after backup {label['id']}"
+                            + (f" up to {self.p.get('target_time') or self.p.get('target_lsn')}"
+                               if len(target) > 3 else ""))
+        return target
+
+    def _archived_wal(self) -> list[str]:
+        if not os.path.isdir(self.repo.wal_dir):
+            return []
+        return sorted(n for n in os.listdir(self.repo.wal_dir) if len(n.split(".")[0]) == 24)
+
+    def _superuser_password(self, label: dict) -> str | None:
+        if self.p.get("superuser_password") is not None:
+            return self.p["superuser_password"]
+        source = get_or_none(self.client.containers, label.get("server") or "", "container")
+        password = container_superuser_password(source) if source is not None else None
+        if password is None and not self.p.get("secrets_dir"):
+            raise PgdockError("superuser_password: the restored cluster keeps the backed-up server's "
+                              f"passwords; give that superuser password (server {label.get('server')!r} "
+                              "is gone, its password file cannot be copied)")
+        return password
+
+    def _extract(self, image_id: str, layout, volume_name: str, chain: list[dict], recovery) -> None:
+        volume = get_or_none(self.client.volumes, volume_name, "volume")
+        created = volume is None
+        if created:
+            with docker_action(f"creating volume {volume_name}"):
+                volume = self.client.volumes.create(
+                    volume_name, labels=managed_labels({"org.pgdock.container": self.p["name"]}))
+        env = {"PGDOCK_RECOVERY": "\n".join(f"{k} = '{v}'" for k, v in (recovery or {}).items())}
+        dirs = [f"{REPO_MOUNT}/{b['kind']}/{b['id']}" for b in chain]
+        vol, pgdata = layout.volume_path, layout.pgdata
+        script = EXTRACT_SCRIPT + f'find {vol} -mindepth 1 -delete; '
+        if len(chain) == 1:
+            script += f'extract "$1" {pgdata}; '
+        else:
+            scratch = posixpath.join(vol, SCRATCH_DIR)
+            script += (f'n=0; for b in "$@"; do n=$((n+1)); extract "$b" {scratch}/$n; set -- "$@" {scratch}/$n; '
+                       f'done; shift {len(chain)}; pg_combinebackup -o {scratch}/combined "$@"; '
+                       f'pg_verifybackup -q -n {scratch}/combined; mkdir -p {pgdata}; '
+                       f'find {scratch}/combined -mindepth 1 -maxdepth 1 -exec mv -t {pgdata} {{}} +; '
+                       f'rm -rf {scratch}; ')
+        if recovery is not None:
+            wal = posixpath.join(vol, RESTORE_WAL_DIR)
+            script += (f'mkdir -p {wal}; cp {REPO_MOUNT}/wal/* {wal}/ 2>/dev/null || true; '
+                       f'for f in {wal}/*.partial; do [ -e "$f" ] || continue; '
+                       '[ -e "${f%.partial}" ] || mv "$f" "${f%.partial}"; rm -f "$f"; done; '
+                       f'printf "%s\\n" "$PGDOCK_RECOVERY" >> {pgdata}/postgresql.auto.conf; '
+                       f'touch {pgdata}/recovery.signal; ')
+        script += f'chown -R 999:999 {vol}; chmod 0700 {pgdata}'
+        mounts = [Mount(REPO_MOUNT, self.repo.root, type="bind", read_only=True),
+                  Mount(vol, volume_name, type="volume")]
+        try:
+            run_helper(self.client, image_id, script, mounts, f"extracting backup {chain[-1]['id']}",
+                       env=env, args=dirs)
+        except PgdockError as exc:
+            if created:
+                with docker_action(f"removing volume {volume_name}"):
+                    volume.remove(force=True)
+            where = f"volume {volume_name} was removed" if created else f"volume {volume_name} holds a partial restore"
+            raise PgdockError(f"{exc}; {where} and no container was created", **exc.details) from None
+
+    def _start(self, image_name: str, volume_name: str, label: dict, password) -> object:
+        # the restore sets these itself; any other container option comes from container_options
+        options = dict(initdb_args="")
+        options.update(self.p.get("container_options") or {})
+        options.update(
+            name=self.p["name"], image=image_name, data_volume=volume_name, superuser=label["superuser"],
+            superuser_password=password, secrets_dir=self.p.get("secrets_dir"), networks=self.p["networks"],
+            published_port=self.p.get("published_port"), published_host_ip=self.p["published_host_ip"],
+            wait_timeout=self.p["wait_timeout"])
+        params = container_params(**options)
+        params.update(docker_host=self.p.get("docker_host"), docker_timeout=self.p["docker_timeout"])
+        params["labels"] = dict(params.get("labels") or {}, **{RESTORED_LABEL: label["id"]})
+        if password is not None:  # written here: the engine would warn that the cluster already exists
+            engine = ContainerEngine(params, False, False, self.warn)
+            if secret_needs_write(engine.password_path, password, params["postgres_uid"], params["postgres_uid"]):
+                self.actions.append(f"write superuser password file {engine.password_path} (0600)")
+                write_secret(engine.password_path, password, params["postgres_uid"], params["postgres_uid"])
+            params["superuser_password"] = None
+        result = ContainerEngine(params, False, False, self.warn).run()
+        self.actions += result["actions"]
+        return self.client.containers.get(self.p["name"])
+
+    def _verify(self, container, label: dict, chain: list[dict], recovery) -> dict:
+        """Wait for the end of recovery, then a sanity query; the facts of the restored server."""
+        deadline = time.monotonic() + self.p["wait_timeout"]
+        query = ["psql", "-XAtq", "-U", label["superuser"], "-d", "postgres", "-c"]
+        while True:
+            code, out = run_in(container, query + ["SELECT pg_is_in_recovery()"])
+            if code == 0 and out.strip() == "f":
+                break
+            if time.monotonic() > deadline:
+                raise PgdockError(f"restored server {self.p['name']!r} did not finish recovery within "
+                                  f"{self.p['wait_timeout']} s", logs=log_tail(container))
+            time.sleep(0.5)
+        if recovery is not None:
+            resets = "; ".join(f"ALTER SYSTEM RESET {k}" for k in recovery)
+            run_in(container, query + [resets])
+            run_in(container, query + ["SELECT pg_reload_conf()"])
+            run_in(container, ["rm", "-rf", posixpath.join(self.layout.volume_path, RESTORE_WAL_DIR)])
+        code, out = run_in(container, query + [
+            "SELECT string_agg(datname, ',' ORDER BY datname), pg_current_wal_lsn(), "
+            "(SELECT timeline_id FROM pg_control_checkpoint()) FROM pg_database WHERE NOT datistemplate"])
+        if code != 0:
+            raise PgdockError(f"sanity query on restored server {self.p['name']!r} failed: {out.strip()}",
+                              logs=log_tail(container))
+        databases, lsn, timeline = out.strip().split("|")
+        return {"changed": True, "actions": self.actions, "backup": label,
+                "chain": [b["id"] for b in chain], "container": self.p["name"],
+                "restored": {"databases": databases.split(","), "lsn": lsn, "timeline": int(timeline),
+                             "recovery_target": {k: v for k, v in (recovery or {}).items()
+                                                 if k.startswith("recovery_target_") and k not in (
+                                                     "recovery_target_action", "recovery_target_timeline")}}}
+
+    # -- logical ---------------------------------------------------------------------------------
+    def _logical(self, label: dict) -> dict:
+        if not self.p.get("container"):
+            raise PgdockError("container: the running server to restore the logical backup into is required")
+        check_backup(self.repo, label)
+        available = label.get("databases") or []
+        wanted = self.p.get("databases") or available
+        missing = sorted(set(wanted) - set(available))
+        if missing:
+            raise PgdockError(f"databases: {', '.join(missing)} not in logical backup {label['id']} "
+                              f"(it has: {', '.join(available)})")
+        into = self.p.get("into_database")
+        if into and len(wanted) != 1:
+            raise PgdockError("into_database: give exactly one database in databases to restore under a new name")
+        self.client = connect(self.p)
+        server = Server(self.client, self.p)
+        existing = {r[0] for r in server.sql("SELECT datname FROM pg_database")}
+        plan = [(db, into or db) for db in wanted]
+        clash = [target for _db, target in plan if target in existing]
+        if clash and not self.p["force"]:
+            raise PgdockError(f"database(s) {', '.join(clash)} already exist on {server.name!r}; drop them, "
+                              "restore into_database a new name, or force: true to replace them")
+        for db, target in plan:
+            if target in clash:
+                self.actions.append(f"drop database {target} on {server.name}")
+            self.actions.append(f"restore database {db} of backup {label['id']} as {target} on {server.name}")
+        if self.check_mode:
+            return {"changed": True, "actions": self.actions, "backup": label}
+        for db, target in plan:
+            ident = '"' + target.replace('"', '""') + '"'
+            if target in clash:
+                server.sql(f"DROP DATABASE {ident} WITH (FORCE)")
+            server.sql(f"CREATE DATABASE {ident} TEMPLATE template0")
+            script = PGPASS_SCRIPT
+            if self.p["restore_globals"]:
+                script += f'psql -X --no-password -q -d postgres -f {REPO_MOUNT}/logical/{label["id"]}/globals.sql; '
+            script += 'pg_restore --no-password --exit-on-error -d "$1" "$2"'
+            dump = f"{REPO_MOUNT}/logical/{label['id']}/{label['files'][db]}"
+            try:
+                run_helper(self.client, server.image_id, script, server.helper_mounts(self.repo.root, True),
+                           f"restoring database {db} as {target}", network=server.network,
+                           env=server.helper_env(), args=[target, dump])
+            except PgdockError as exc:
+                server.sql(f"DROP DATABASE IF EXISTS {ident} WITH (FORCE)")
+                raise PgdockError(f"{exc}; the partly restored database {target} was dropped", **exc.details) from None
+        return {"changed": True, "actions": self.actions, "backup": label,
+                "databases": [target for _db, target in plan]}

@@ -1,0 +1,236 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: backup
+short_description: Full, incremental and logical backups of a pgdock PostgreSQL container
+version_added: 0.1.0
+author: pgdock.postgres developers (@pgdock)
+description:
+  - Takes a backup of a running container made by P(pgdock.postgres.container#module) into a
+    repository directory on the Docker host, or lists the repository's catalogue.
+  - The backup runs in a one-shot helper container of the server's own image, on the server's
+    network, connecting to the server by its container name. The helper reads the superuser
+    password from the server's password file, mounted read-only; the password is never in an
+    environment variable or on a command line.
+  - The repository holds C(full/), C(incremental/), C(logical/) and C(wal/). Each backup is a
+    directory with its files, C(SHA256SUMS) and C(label.json) (kind, id, start and stop LSN and
+    time, timeline, server version, parent for incrementals, databases). The label is written last
+    and atomically, so an interrupted backup is never catalogued; a failed backup's directory is removed.
+  - V(full) runs C(pg_basebackup) in tar format with server-side gzip compression, WAL streamed
+    into the backup and its C(backup_manifest).
+  - V(incremental) (PostgreSQL 17 and later) runs C(pg_basebackup --incremental) on the newest
+    physical backup of the same cluster. C(summarize_wal) must be on; the module turns it on when it
+    is off and asks for a full backup first.
+  - V(logical) runs C(pg_dump -Fc) for each database and C(pg_dumpall --globals-only).
+  - A backup is skipped (not changed) when the server wrote no data-changing WAL since the last
+    backup of the same kind (compared by LSN, the WAL in between read with C(pg_waldump)).
+  - Physical backups need a replication connection from the server's network; when C(pg_hba.conf)
+    has no such rule, the module appends C(host replication <superuser> samenet scram-sha-256) and
+    reloads the server.
+extends_documentation_fragment:
+  - pgdock.postgres.attributes
+  - pgdock.postgres.attributes.actiongroup
+  - pgdock.postgres.docker
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  repository:
+    description: Absolute path of the repository directory on the Docker host. Created when missing.
+    type: path
+    required: true
+  list:
+    description: Return the catalogue (of O(kind) when given) instead of taking a backup; changes nothing.
+    type: bool
+    default: false
+  kind:
+    description: Kind of backup to take, or to list with O(list=true). O(kind), O(archive) or O(prune) is required unless O(list=true).
+    type: str
+    choices: [full, incremental, logical]
+  container:
+    description: The running server container to back up. Required with O(kind) and O(archive).
+    type: str
+  databases:
+    description: With O(kind=logical), the databases to dump. All that accept connections by default.
+    type: list
+    elements: str
+  force:
+    description: Take the backup even when nothing changed since the last one of its kind.
+    type: bool
+    default: false
+  archive:
+    description:
+      - V(true) archives WAL continuously into the repository's C(wal/) and checks that a switched
+        WAL segment arrives there. A sidecar container C(<container>-wal-archiver) of the server's
+        image runs C(pg_receivewal) on the server's network through the replication slot
+        C(pgdock_wal_archive), so no WAL is lost while it is down (the server keeps it; watch its disk).
+      - V(false) removes the sidecar and the slot. Not given, archiving is left as it is.
+      - Can be combined with O(kind), or given alone.
+    type: bool
+  prune:
+    description:
+      - Apply O(retention) after the backup, or alone. The backups it does not keep are deleted
+        (label first, so a half-deleted backup is never catalogued), then WAL older than the oldest
+        kept physical backup.
+    type: bool
+    default: false
+  retention:
+    description:
+      - The retention policy; the default is seed 002's tiers.
+      - A backup that a kept incremental needs (its chain), or the newest physical backup older
+        than the point-in-time window (its base), is always kept.
+    type: dict
+    default: {}
+    suboptions:
+      keep_all_days:
+        description: Keep every backup this many days.
+        type: int
+        default: 14
+      keep_bases_days:
+        description: Keep full and incremental backups (bases of point-in-time recovery) this many days.
+        type: int
+        default: 42
+      max_days:
+        description: Keep full backups this many days; forever when not given.
+        type: int
+      min_fulls:
+        description: Always keep at least this many newest full backups.
+        type: int
+        default: 2
+      pitr_days:
+        description: Days back that point-in-time recovery must reach. Defaults to O(retention.keep_all_days).
+        type: int
+notes:
+  - Run the module on the Docker host, as root; the repository is bind-mounted into helper containers.
+seealso:
+  - module: pgdock.postgres.restore
+  - module: pgdock.postgres.container
+"""
+
+EXAMPLES = r"""
+- name: Weekly full backup
+  pgdock.postgres.backup:
+    container: pg-primary
+    repository: /srv/pgdock-backups/pg-primary
+    kind: full
+
+- name: Daily incremental on top of the newest physical backup (PostgreSQL 17+)
+  pgdock.postgres.backup:
+    container: pg-primary
+    repository: /srv/pgdock-backups/pg-primary
+    kind: incremental
+
+- name: Logical dump of two databases
+  pgdock.postgres.backup:
+    container: pg-primary
+    repository: /srv/pgdock-backups/pg-primary
+    kind: logical
+    databases: [app, billing]
+
+- name: Continuous WAL archiving for point-in-time recovery
+  pgdock.postgres.backup:
+    container: pg-primary
+    repository: /srv/pgdock-backups/pg-primary
+    archive: true
+
+- name: Apply seed 002's retention tiers
+  pgdock.postgres.backup:
+    repository: /srv/pgdock-backups/pg-primary
+    prune: true
+
+- name: The catalogue
+  pgdock.postgres.backup:
+    repository: /srv/pgdock-backups/pg-primary
+    list: true
+  register: backups
+"""
+
+RETURN = r"""
+backup:
+  description: The label of the backup taken (or of the last one, when skipped).
+  returned: when a backup was asked for (O(kind))
+  type: dict
+  sample:
+    kind: full
+    id: 20250131-120000-123F
+    start_lsn: 0/2000028
+    stop_lsn: 0/2000120
+    timeline: 1
+    start_time: "2025-01-31T12:00:00.123456+00:00"
+    stop_time: "2025-01-31T12:00:04.001234+00:00"
+    server_version: "17.2"
+    parent: null
+    databases: null
+skipped:
+  description: True when nothing changed since the last backup of the same kind.
+  returned: when skipped
+  type: bool
+catalogue:
+  description: Labels of the complete backups, oldest first.
+  returned: with O(list=true)
+  type: list
+  elements: dict
+incomplete:
+  description: Backup directories without a label (interrupted), as C(<kind>/<id>).
+  returned: with O(list=true)
+  type: list
+  elements: str
+pruned:
+  description: With O(prune), the ids of the deleted backups, the deleted WAL files and why each kept backup is kept.
+  returned: with O(prune)
+  type: dict
+archive:
+  description: With O(archive), whether archiving is on, the sidecar's name and the WAL segment whose arrival was checked.
+  returned: when O(archive) is given
+  type: dict
+  sample: {enabled: true, container: pg-primary-wal-archiver, checked_segment: "000000010000000000000003"}
+actions:
+  description: What was done (or would be done in check mode), in order.
+  returned: when a backup was asked for (O(kind))
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup_engine import backup
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
+
+
+def main():
+    argument_spec = dict(
+        repository=dict(type="path", required=True),
+        list=dict(type="bool", default=False),
+        kind=dict(type="str", choices=["full", "incremental", "logical"]),
+        container=dict(type="str"),
+        databases=dict(type="list", elements="str"),
+        force=dict(type="bool", default=False),
+        archive=dict(type="bool"),
+        prune=dict(type="bool", default=False),
+        retention=dict(type="dict", default={}, options=dict(
+            keep_all_days=dict(type="int", default=14),
+            keep_bases_days=dict(type="int", default=42),
+            max_days=dict(type="int"),
+            min_fulls=dict(type="int", default=2),
+            pitr_days=dict(type="int"),
+        )),
+        **DOCKER_COMMON_ARGS,
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[("list", False, ("kind", "archive", "prune"), True)],
+    )
+    run_engine(module, backup, needs_docker=not module.params["list"])
+
+
+if __name__ == "__main__":
+    main()

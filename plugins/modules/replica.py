@@ -1,0 +1,231 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: replica
+short_description: A streaming replica of a PostgreSQL primary in Docker, and the rejoin of a former primary
+version_added: 0.1.0
+author: pgdock.postgres developers (@pgdock)
+description:
+  - With O(state=present), makes sure the container O(name) is a hot standby that streams from
+    O(primary) (or from the standby O(cascade_from)). On the primary it ensures the replication role
+    (SCRAM verifier computed client-side), the C(pg_hba.conf) rule for replication from the
+    upstream's networks and a physical replication slot named after the replica. A new replica's
+    data comes from C(pg_basebackup -X stream) run in a one-shot container of the same image on the
+    primary's network (no host networking). The standby container is made by the container engine
+    with the primary's image and settings, then the module waits until the upstream reports it
+    streaming within O(max_lag_bytes).
+  - An existing replica that streams from the right upstream is left as it is. A stopped or killed
+    one is started again, without a rebuild. A replica that follows another upstream, or does not
+    stream, is reported and rebuilt only with O(rebuild=true); data is never wiped silently.
+  - With O(state=absent), stops and removes the replica (its volume too with O(remove_volume=true)),
+    drops its slot and removes it from C(synchronous_standby_names).
+  - With O(state=rejoined), turns the former primary O(name) into a standby of O(primary). It is
+    stopped cleanly, C(pg_rewind) brings its data onto the new primary's timeline (data checksums,
+    which the container module's default initdb arguments turn on, make that possible), and it is
+    started as a streaming standby. C(pg_rewind) needs the old primary's WAL back to the last
+    checkpoint before the timelines diverged: keep it with C(wal_keep_size) (or a WAL archive) on
+    primaries. When it is gone, the module says so and O(rebuild=true) clones the old primary afresh
+    from the new one instead (its writes that never reached the new primary are discarded).
+  - The replication password is only ever in files. It is taken from O(replication_password), or
+    generated once and kept in the primary's secrets directory (0600). The replica reads it from a
+    C(passfile) in its own secrets directory; it never appears in C(primary_conninfo).
+extends_documentation_fragment:
+  - pgdock.postgres.attributes
+  - pgdock.postgres.attributes.actiongroup
+  - pgdock.postgres.docker
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  name:
+    description: Name of the replica container (with O(state=rejoined), the former primary's container).
+    type: str
+    required: true
+  primary:
+    description: The current primary's container, made by P(pgdock.postgres.container#module); must publish its port on the Docker host.
+    type: str
+    required: true
+  state:
+    description: V(present), V(absent) or V(rejoined).
+    type: str
+    choices: [present, absent, rejoined]
+    default: present
+  image:
+    description: Image of the replica. Defaults to the primary's; another major version is refused.
+    type: str
+  cascade_from:
+    description: A running standby (publishing its port) to stream from instead of the primary.
+    type: str
+  synchronous:
+    description: Make the replica synchronous. The primary's C(synchronous_standby_names) becomes C(ANY 1) of its synchronous replicas.
+    type: bool
+    default: false
+  slot:
+    description: Stream through a physical replication slot.
+    type: bool
+    default: true
+  slot_name:
+    description: Slot name; defaults to the replica's name with characters other than a-z, 0-9 and _ replaced by _.
+    type: str
+  replication_user:
+    description: Role used for replication.
+    type: str
+    default: replicator
+  replication_password:
+    description: Its password; generated and kept in the primary's secrets directory when not given.
+    type: str
+  max_lag_bytes:
+    description: Wait until the replica's replay lag is at most this many bytes.
+    type: int
+    default: 16777216
+  rebuild:
+    description:
+      - Rebuild a replica that follows another upstream or does not stream (its volume is replaced).
+      - With O(state=rejoined), clone the former primary afresh instead of rewinding it.
+    type: bool
+    default: false
+  remove_volume:
+    description: With O(state=absent), also remove the replica's data volume.
+    type: bool
+    default: false
+  data_volume:
+    description: Data volume of the replica; defaults to C(<name>-data).
+    type: str
+  networks:
+    description: Networks of the replica ([{name, aliases}]); defaults to the primary's networks.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Network name.
+        type: str
+        required: true
+      aliases:
+        description: Aliases of the replica on it.
+        type: list
+        elements: str
+        default: []
+  published_port:
+    description: Host port (on 127.0.0.1) publishing the replica's 5432.
+    type: int
+  settings:
+    description: Server settings on top of the primary's.
+    type: dict
+    default: {}
+  secrets_dir:
+    description: Host directory for the replica's password files; defaults to C(/var/lib/pgdock/<name>/secrets).
+    type: path
+  stop_timeout:
+    description: Seconds for a clean shutdown.
+    type: int
+    default: 120
+  wait_timeout:
+    description: Seconds to wait for readiness and for streaming.
+    type: int
+    default: 300
+seealso:
+  - module: pgdock.postgres.container
+  - module: pgdock.postgres.info
+"""
+
+EXAMPLES = r"""
+- name: Two replicas of pg-primary, one synchronous
+  pgdock.postgres.replica:
+    name: "{{ item.name }}"
+    primary: pg-primary
+    synchronous: "{{ item.sync }}"
+  loop:
+    - {name: pg-replica1, sync: true}
+    - {name: pg-replica2, sync: false}
+
+- name: After a switchover, the old primary follows the new one
+  pgdock.postgres.replica:
+    name: pg-primary
+    primary: pg-replica1
+    state: rejoined
+"""
+
+RETURN = r"""
+replica:
+  description: The replica as the upstream sees it.
+  returned: when O(state) is not V(absent)
+  type: dict
+  contains:
+    name:
+      description: Replica container.
+      type: str
+    upstream:
+      description: Container it streams from.
+      type: str
+    slot:
+      description: Its replication slot, if any.
+      type: str
+    state:
+      description: C(pg_stat_replication.state), V(streaming) once caught up.
+      type: str
+    sync_state:
+      description: V(async), V(sync), V(potential) or V(quorum).
+      type: str
+    lag_bytes:
+      description: Replay lag in bytes.
+      type: int
+    lag_seconds:
+      description: Replay lag in seconds.
+      type: float
+    timeline:
+      description: Timeline of the primary.
+      type: int
+actions:
+  description: What was done (or would be done in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
+from ansible_collections.pgdock.postgres.plugins.module_utils.replica_engine import ensure_replica
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        primary=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent", "rejoined"], default="present"),
+        image=dict(type="str"),
+        cascade_from=dict(type="str"),
+        synchronous=dict(type="bool", default=False),
+        slot=dict(type="bool", default=True),
+        slot_name=dict(type="str"),
+        replication_user=dict(type="str", default="replicator"),
+        replication_password=dict(type="str", no_log=True),
+        max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),
+        rebuild=dict(type="bool", default=False),
+        remove_volume=dict(type="bool", default=False),
+        data_volume=dict(type="str"),
+        networks=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str", required=True),
+            aliases=dict(type="list", elements="str", default=[]),
+        )),
+        published_port=dict(type="int"),
+        settings=dict(type="dict", default={}),
+        secrets_dir=dict(type="path"),
+        stop_timeout=dict(type="int", default=120),
+        wait_timeout=dict(type="int", default=300),
+        **DOCKER_COMMON_ARGS,
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run_engine(module, ensure_replica)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""Integration tests of pgdock.postgres.backup on the real engine and PostgreSQL 15, 17 and 18."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+
+from pathlib import Path
+
+import pytest
+from ansible_runner import REPO, ansible_env, playbook_stats, run_module, run_playbook
+
+MAJORS = [15, 17, 18]
+REPO_PLAYBOOKS = REPO / "playbooks"
+
+
+def psql(docker_client, server: dict, sql: str, db: str = "postgres") -> str:
+    """Run SQL in the server container over its socket; stdout."""
+    code, out = docker_client.containers.get(server["name"]).exec_run(
+        ["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-U", server["superuser"], "-d", db, "-c", sql],
+        user="postgres")
+    assert code == 0, out.decode()
+    return out.decode().strip()
+
+
+def backup(server: dict, repo, kind: str, **extra):
+    return run_module("backup", dict(container=server["name"], repository=str(repo), kind=kind, **extra))
+
+
+def catalogue(repo) -> list[dict]:
+    result = run_module("backup", dict(repository=str(repo), list=True))
+    assert not result.failed, result
+    return result["catalogue"]
+
+
+@pytest.mark.parametrize("major", MAJORS)
+def test_full_and_logical_backups_are_catalogued(pg_server, docker_client, tmp_path, major):
+    server = pg_server(major)
+    repo = tmp_path / "repo"
+    psql(docker_client, server, "CREATE TABLE t AS SELECT generate_series(1, 1000) AS i")
+
+    check = run_module("backup", dict(container=server["name"], repository=str(repo), kind="full"),
+                       check=True)
+    assert check.changed and not (repo / "full").exists(), check
+
+    full = backup(server, repo, "full")
+    assert full.changed and not full.failed, full
+    label = full["backup"]
+    directory = repo / "full" / label["id"]
+    assert {"base.tar.gz", "pg_wal.tar.gz", "backup_manifest", "SHA256SUMS", "label.json"} <= {
+        p.name for p in directory.iterdir()}
+    assert label["kind"] == "full" and label["major"] == major and label["timeline"] == 1
+    assert label["start_lsn"] and label["stop_lsn"] and label["parent"] is None
+    assert json.loads((directory / "label.json").read_text())["id"] == label["id"]
+    sums = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=directory, capture_output=True, text=True, check=False)
+    assert sums.returncode == 0, sums.stdout
+
+    logical = backup(server, repo, "logical")
+    assert logical.changed and not logical.failed, logical
+    assert logical["backup"]["databases"] == ["postgres"]
+    assert (repo / "logical" / logical["backup"]["id"] / "globals.sql").exists()
+
+    listed = catalogue(repo)
+    assert [b["id"] for b in listed] == [label["id"], logical["backup"]["id"]]
+
+
+def test_unchanged_server_is_skipped_and_changes_are_not(pg_server, docker_client, tmp_path):
+    server = pg_server(17)
+    repo = tmp_path / "repo"
+    assert backup(server, repo, "logical").changed
+    again = backup(server, repo, "logical")
+    assert not again.changed and again["skipped"], again
+    psql(docker_client, server, "CREATE TABLE t (i int)")
+    assert backup(server, repo, "logical").changed
+    assert backup(server, repo, "logical", force=True).changed
+
+
+def test_incremental_needs_17(pg_server, tmp_path):
+    server = pg_server(15)
+    result = backup(server, tmp_path / "repo", "incremental")
+    assert result.failed and "needs PostgreSQL 17 or later" in result["msg"] and "kind=full" in result["msg"]
+
+
+@pytest.mark.parametrize("major", [17, 18])
+def test_incremental_on_full(pg_server, docker_client, tmp_path, major):
+    server = pg_server(major, settings={"summarize_wal": "on"})
+    repo = tmp_path / "repo"
+    full = backup(server, repo, "full")
+    assert full.changed and not full.failed, full
+    psql(docker_client, server, "CREATE TABLE t AS SELECT generate_series(1, 100) AS i")
+    inc = backup(server, repo, "incremental")
+    assert inc.changed and not inc.failed, inc
+    assert inc["backup"]["parent"] == full["backup"]["id"]
+
+
+def test_server_stopped_mid_backup_is_not_catalogued(pg_server, docker_client, tmp_path):
+    server = pg_server(17)
+    repo = tmp_path / "repo"
+    psql(docker_client, server, "CREATE TABLE big AS SELECT i, md5(i::text) AS m, repeat(md5(i::text), 8) AS r "
+                                "FROM generate_series(1, 1500000) AS i")
+    container = docker_client.containers.get(server["name"])
+
+    def stop_when_the_helper_runs():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+                server["name"] in c.labels.get("org.pgdock.helper", "")
+                for c in docker_client.containers.list(filters={"label": "org.pgdock.helper"})):
+            time.sleep(0.2)
+        time.sleep(1)
+        container.stop(timeout=5)
+    stopper = threading.Thread(target=stop_when_the_helper_runs)
+    stopper.start()
+    result = backup(server, repo, "full")
+    stopper.join()
+    assert result.failed and "not catalogued" in result["msg"], result
+    assert catalogue(repo) == []
+    assert list((repo / "full").iterdir()) == []
+
+
+def test_full_filesystem_leaves_nothing_partial(pg_server, docker_client, tmp_path):
+    server = pg_server(17)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(repo)], check=True)
+    try:
+        first = backup(server, repo, "logical")
+        assert first.changed and not first.failed, first
+        psql(docker_client, server, "CREATE TABLE big AS SELECT i, md5(i::text) AS m FROM generate_series(1, 400000) i")
+        full = backup(server, repo, "full")
+        assert full.failed and "not catalogued" in full["msg"], full
+        assert "No space left" in full["msg"] or "space" in json.dumps(full.get("logs")), full
+        listed = catalogue(repo)
+        assert [b["id"] for b in listed] == [first["backup"]["id"]]
+        assert list((repo / "full").iterdir()) == []
+        check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=repo / "logical" / first["backup"]["id"],
+                               capture_output=True, text=True, check=False)
+        assert check.returncode == 0
+    finally:
+        subprocess.run(["umount", "-l", str(repo)], check=False)
+
+
+@pytest.mark.parametrize("major", MAJORS)
+def test_wal_archiving_streams_into_the_repository(pg_server, docker_client, tmp_path, cleanup, major):
+    server = pg_server(major)
+    repo = tmp_path / "repo"
+    archiver = server["name"] + "-wal-archiver"
+    cleanup["containers"].append(archiver)
+    args = dict(container=server["name"], repository=str(repo), archive=True)
+    check = run_module("backup", args, check=True)
+    assert check.changed and not check.failed, check
+    first = run_module("backup", args)
+    assert first.changed and not first.failed, first
+    segment = first["archive"]["checked_segment"]
+    assert (repo / "wal" / segment).stat().st_size == 16 * 1024 * 1024
+    again = run_module("backup", args)
+    assert not again.changed and again["archive"]["checked_segment"] > segment, again
+    assert psql(docker_client, server, "SELECT count(*) FROM pg_replication_slots "
+                                       "WHERE slot_name = 'pgdock_wal_archive'") == "1"
+    off = run_module("backup", dict(args, archive=False))
+    assert off.changed and not docker_client.containers.list(all=True, filters={"name": archiver}), off
+    assert psql(docker_client, server, "SELECT count(*) FROM pg_replication_slots") == "0"
+
+
+def test_prune_on_real_backups_keeps_the_newest_full_and_its_wal(pg_server, docker_client, tmp_path, cleanup):
+    server = pg_server(17)
+    repo = tmp_path / "repo"
+    cleanup["containers"].append(server["name"] + "-wal-archiver")
+    assert not run_module("backup", dict(container=server["name"], repository=str(repo), archive=True)).failed
+    first = backup(server, repo, "full")["backup"]
+    logical = backup(server, repo, "logical")["backup"]
+    psql(docker_client, server, "CREATE TABLE t AS SELECT generate_series(1, 10) AS i")
+    second = backup(server, repo, "full", archive=True)
+    assert second.changed and not second.failed, second
+    wal_before = sorted(p.name for p in (repo / "wal").iterdir())
+    policy = dict(keep_all_days=0, keep_bases_days=0, max_days=0, min_fulls=1, pitr_days=0)
+    args = dict(repository=str(repo), prune=True, retention=policy)
+    check = run_module("backup", args, check=True)
+    assert check.changed and sorted(check["pruned"]["backups"]) == sorted([first["id"], logical["id"]]), check
+    pruned = run_module("backup", args)
+    assert pruned.changed and not pruned.failed, pruned
+    assert [b["id"] for b in catalogue(repo)] == [second["backup"]["id"]]
+    wal_after = sorted(p.name for p in (repo / "wal").iterdir())
+    gone = set(pruned["pruned"]["wal"])
+    assert gone and gone <= set(wal_before) and not gone & set(wal_after)
+    assert {n for n in wal_before if not n.endswith(".partial")} - gone <= set(wal_after)
+    assert not run_module("backup", args).changed
+
+
+def test_role_schedules_jobs_that_work(pg_server, tmp_path, cleanup):
+    server = pg_server(17)
+    repo = tmp_path / "repo"
+    cleanup["containers"].append(server["name"] + "-wal-archiver")
+    role_vars = dict(pgdock_hosts="localhost", pgdock_backup_container=server["name"],
+                     pgdock_backup_repository=str(repo))
+    playbook = REPO_PLAYBOOKS / "backup.yml"
+    proc = run_playbook(playbook, extra_vars=role_vars)
+    assert proc.returncode == 0 and playbook_stats(proc)["localhost"]["failures"] == 0, proc.stdout[-3000:]
+    cron_file = Path("/etc/cron.d") / f"pgdock-backup-{server['name']}"
+    try:
+        jobs = [line for line in cron_file.read_text().splitlines() if line and not line.startswith("#")]
+        assert len(jobs) == 4 and any(line.startswith("0 1 * * 0 root ") for line in jobs), jobs
+        full_job = next(line for line in jobs if line.startswith("0 1 * * 0 root "))
+        command = full_job.split(" root ", 1)[1].split(" >> ")[0]
+        ran = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False,
+                             env=ansible_env(json_output=False))
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert [b["kind"] for b in catalogue(repo)] == ["full"]
+        assert any((repo / "wal").iterdir())
+    finally:
+        proc = run_playbook(playbook, extra_vars=dict(role_vars, pgdock_backup_state="absent"))
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    assert not cron_file.exists() or not [line for line in cron_file.read_text().splitlines()
+                                          if line and not line.startswith("#")]
+
+
+def test_full_backup_of_a_server_whose_hba_rejects_the_rest(pg_server, docker_client, tmp_path):
+    """pg_hba.conf made by the hba module ends with reject rules: the replication rule the backup
+    needs goes first, or it would never match."""
+    server = pg_server(18)
+    hba = run_module("hba", dict(container=server["name"], default_rules=True, require_ssl=False))
+    assert hba.changed and not hba.failed, hba
+    full = backup(server, tmp_path / "repo", "full")
+    assert full.changed and not full.failed, full
+    first_rule = psql(docker_client, server, "SELECT type, database[1] FROM pg_hba_file_rules ORDER BY rule_number LIMIT 1")
+    assert first_rule.split("|")[:2] == ["host", "replication"], first_rule
