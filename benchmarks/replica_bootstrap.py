@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Time to a streaming replica through pgdock.postgres.replica vs a raw pg_basebackup of the same
 data, in the same run, on a pgbench database (scale 70 by default, about 1 GB).
 

@@ -28,7 +28,7 @@ description:
     stopped cleanly, C(pg_rewind) brings its data onto the new primary's timeline (data checksums,
     which the container module's default initdb arguments turn on, make that possible), and it is
     started as a streaming standby. C(pg_rewind) needs the old primary's WAL back to the last
-    checkpoint before the timelines diverged: keep it with C(wal_keep_size) (or a WAL archive) on
+    checkpoint before the timelines diverged, so keep it with C(wal_keep_size) (or a WAL archive) on
     primaries. When it is gone, the module says so and O(rebuild=true) clones the old primary afresh
     from the new one instead (its writes that never reached the new primary are discarded).
   - The replication password is only ever in files. It is taken from O(replication_password), or
