@@ -57,7 +57,11 @@ def main() -> int:
                               check=True, capture_output=True, text=True).stdout.strip()
         print(f"pgbench scale {args.scale}: {size}, initialised in {time.monotonic() - start:.1f} s")
 
-        # raw: the same copy a person would run, in a container of the same image on the same network
+        # raw: the same copy a person would run, in a container of the same image on the same network,
+        # after allowing replication connections from that network (setup, not timed)
+        subprocess.run(["docker", "exec", "-u", "postgres", primary, "sh", "-c",
+                        'sed -i "1i host replication all samenet scram-sha-256" "$PGDATA/pg_hba.conf" && '
+                        'psql -U postgres -Atc "select pg_reload_conf()"'], check=True, capture_output=True)
         client.volumes.create(raw_volume)
         pgpass = tmp / "raw"
         pgpass.mkdir()

@@ -403,10 +403,27 @@ class ReplicaRun:
             self._do(f"stop and remove replica {self.p['name']}"
                      + (" and its volume" if self.p["remove_volume"] else ""),
                      self._remove, existing, self.p["remove_volume"])
-        if self.slot and self._slot_exists(self.primary_conn):
-            self._do(f"drop replication slot {self.slot} on {self.p['primary']}", self._drop_slot, self.primary_conn)
+        upstream = (existing.labels.get(UPSTREAM_LABEL) if existing is not None else None) \
+            or self.p.get("cascade_from") or self.p["primary"]
+        if self.slot:
+            self._drop_slot_on(upstream)
         self._sync_names()
         return self._result()
+
+    def _drop_slot_on(self, upstream: str) -> None:
+        """Drop the replica's slot on its upstream (the primary, or the standby it cascades from)."""
+        if upstream == self.p["primary"]:
+            conn = self.primary_conn
+        elif get_or_none(self.client.containers, upstream, "container") is not None:
+            conn = connect(resolve_target(self._login(upstream)))
+        else:
+            return
+        try:
+            if self._slot_exists(conn):
+                self._do(f"drop replication slot {self.slot} on {upstream}", self._drop_slot, conn)
+        finally:
+            if conn is not self.primary_conn:
+                conn.close()
 
     def _remove(self, container, remove_volume: bool) -> None:
         container.reload()

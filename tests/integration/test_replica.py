@@ -138,3 +138,27 @@ def test_other_major_and_taken_names_are_refused(pg_server, replica_args, pg_ima
     assert sql(other["port"], other["password"], "select pg_is_in_recovery()") == [(False,)]
     res = run_module("replica", replica_args(primary, primary["name"] + "-bad", slot_name="Bad-Slot"))
     assert res.failed and "not a valid slot name" in res["msg"], res
+
+
+def test_cascade_from_a_standby_and_absent(pg_server, replica_args, docker_client):
+    primary = pg_server(18)
+    pw = primary["password"]
+    first = replica_args(primary, primary["name"] + "-r1")
+    assert run_module("replica", first).changed
+    cascaded = replica_args(primary, primary["name"] + "-c1", cascade_from=first["name"])
+    res = run_module("replica", cascaded)
+    assert res.changed and not res.failed, res
+    assert res["replica"]["upstream"] == first["name"] and res["replica"]["state"] == "streaming"
+    # the cascaded standby streams from the first standby, not from the primary
+    upstream_view = run_module("info", {"container": first["name"], "gather": ["replication"]})
+    assert [s["application_name"] for s in upstream_view["info"]["replication"]["standbys"]] == [cascaded["name"]]
+    sql(primary["port"], pw, "create table c(i int); insert into c values (1), (2)")
+    lsn = sql(primary["port"], pw, "select pg_current_wal_lsn()::text")[0][0]
+    wait_replayed(cascaded["published_port"], pw, lsn)
+    assert sql(cascaded["published_port"], pw, "select count(*) from c") == [(2,)]
+    # absent: container gone, slot dropped on its upstream, volume kept unless asked
+    gone = run_module("replica", dict(cascaded, state="absent"))
+    assert gone.changed and not gone.failed, gone
+    assert not docker_client.containers.list(all=True, filters={"name": cascaded["name"]})
+    assert docker_client.volumes.get(cascaded["name"] + "-data")
+    assert not run_module("replica", dict(cascaded, state="absent")).changed
