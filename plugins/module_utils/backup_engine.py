@@ -428,8 +428,9 @@ class WalArchiver:
 
     def _check_arrival(self) -> str:
         """Switch WAL and wait until the finished segment is in the repository."""
-        self.server.sql("SELECT pg_logical_emit_message(false, 'pgdock', 'archive check')")
-        segment = self.server.value("SELECT pg_walfile_name(pg_current_wal_lsn())")
+        # the segment of the record just written (pg_current_wal_lsn, the write position, can still
+        # sit on the boundary of a switch and name the previous, already archived segment)
+        segment = self.server.value("SELECT pg_walfile_name(pg_logical_emit_message(false, 'pgdock', 'archive check'))")
         self.server.sql("SELECT pg_switch_wal()")
         path = os.path.join(self.repo.wal_dir, segment)
         deadline = time.monotonic() + ARCHIVE_CHECK_TIMEOUT
