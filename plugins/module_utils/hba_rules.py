@@ -273,7 +273,9 @@ def default_rules(superuser: str, subnets: list[str], replication_user: str | No
     - ``hostssl all all <subnet>`` for each Docker network subnet of the container (``host`` when
       `require_ssl` is false); connections from the Docker host through the published port come
       from the network's gateway, which is inside the subnet;
-    - ``hostssl replication <replication_user> <subnet>`` when a replication user is given;
+    - ``hostssl replication <replication_user>,<superuser> <subnet>``: standbys stream as the
+      replication user; physical backups (pg_basebackup, pg_receivewal) connect as the superuser,
+      which the network rules already let in for everything else;
     - `extra` rules, first or just before the reject rules;
     - ``hostnossl all all all reject`` then ``host all all all reject``: everything else is refused.
     """
@@ -286,9 +288,9 @@ def default_rules(superuser: str, subnets: list[str], replication_user: str | No
     rules.append(HbaRule("local", ("all",), ("all",), None, method))
     rules += [HbaRule("host", ("all",), ("all",), loopback, method) for loopback in ("127.0.0.1/32", "::1/128")]
     rules += [HbaRule(net_type, ("all",), ("all",), normalise_address(subnet), method) for subnet in subnets]
-    if replication_user:
-        rules += [HbaRule(net_type, ("replication",), (name_token(replication_user),), normalise_address(subnet), method)
-                  for subnet in subnets]
+    replication_users = tuple(dict.fromkeys(name_token(u) for u in (replication_user, superuser) if u))
+    rules += [HbaRule(net_type, ("replication",), replication_users, normalise_address(subnet), method)
+              for subnet in subnets]
     reject = [HbaRule("hostnossl", ("all",), ("all",), "all", "reject"),
               HbaRule("host", ("all",), ("all",), "all", "reject")]
     if extra_position == "first":

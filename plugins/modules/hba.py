@@ -90,7 +90,9 @@ options:
       - C(hostssl all all <subnet> scram-sha-256) for each subnet of every Docker network the container
         is attached to. Connections from the Docker host through the port published on 127.0.0.1
         arrive from the network's gateway, inside the subnet, so they are covered.
-      - C(hostssl replication <replication_user> <subnet> scram-sha-256) when O(replication_user) is given.
+      - C(hostssl replication <replication_user>,<superuser> <subnet> scram-sha-256) for each subnet;
+        standbys stream as O(replication_user), physical backups connect as the superuser (which the
+        rules above already let in for everything else).
       - O(extra_rules), at O(extra_rules_position).
       - C(hostnossl all all all reject) and C(host all all all reject), so everything else is refused.
     type: bool
@@ -104,7 +106,7 @@ options:
     type: bool
     default: true
   replication_user:
-    description: With O(default_rules), the role that streaming replicas connect as.
+    description: With O(default_rules), the role that streaming replicas connect as (besides the superuser).
     type: str
   extra_rules:
     description: More rules, same keys as O(rules). With O(rules) they are appended.

@@ -216,12 +216,19 @@ def test_role_schedules_jobs_that_work(pg_server, tmp_path, cleanup):
 
 
 def test_full_backup_of_a_server_whose_hba_rejects_the_rest(pg_server, docker_client, tmp_path):
-    """pg_hba.conf made by the hba module ends with reject rules: the replication rule the backup
-    needs goes first, or it would never match."""
+    """The hba module's default rules let the superuser replicate (nothing to add); a rule list
+    without replication gets the backup's rule first, before any reject rule, or it would never match."""
     server = pg_server(18)
     hba = run_module("hba", dict(container=server["name"], default_rules=True, require_ssl=False))
     assert hba.changed and not hba.failed, hba
     full = backup(server, tmp_path / "repo", "full")
+    assert full.changed and not full.failed, full
+    assert not any("allow replication" in a for a in full["actions"]), full["actions"]
+    rules = [{"type": "local", "database": "all", "user": "all", "method": "trust"},
+             {"type": "host", "database": "all", "user": "all", "address": "all", "method": "scram-sha-256"},
+             {"type": "host", "database": "replication", "user": "all", "address": "all", "method": "reject"}]
+    assert run_module("hba", dict(container=server["name"], rules=rules)).changed
+    full = backup(server, tmp_path / "repo", "full", force=True)
     assert full.changed and not full.failed, full
     first_rule = psql(docker_client, server, "SELECT type, database[1] FROM pg_hba_file_rules ORDER BY rule_number LIMIT 1")
     assert first_rule.split("|")[:2] == ["host", "replication"], first_rule

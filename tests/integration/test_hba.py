@@ -95,7 +95,7 @@ def test_default_rules_accept_tls_and_refuse_plain_connections(tls_server, docke
     assert applied.changed and not applied.failed, applied
     after = applied["diff"]["after"]
     assert f"hostssl    all              all              {subnet}" in after
-    assert f"hostssl    replication      replicator       {subnet}" in after
+    assert f"hostssl    replication      replicator,postgres {subnet}" in after
     assert after.splitlines()[-2:] == ["hostnossl  all              all              all                      reject",
                                        "host       all              all              all                      reject"]
     assert "scram-sha-256" in applied["diff"]["before"] and applied["diff"]["before"] != after

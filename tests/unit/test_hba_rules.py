@@ -131,6 +131,7 @@ def test_default_rules_for_the_postgres_superuser():
         ("hostnossl", "all", "all", "all", "reject"),
         ("host", "all", "all", "all", "reject"),
     ]
+    assert {r.user for r in rules if r.database == ("replication",)} == {("replicator", "postgres")}
 
 
 def test_default_rules_for_another_superuser_without_tls_and_extra_rules_first():
