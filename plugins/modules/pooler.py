@@ -1,0 +1,227 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pooler
+short_description: A PgBouncer connection pooler in front of a PostgreSQL primary in Docker
+version_added: 0.1.0
+author: pgdock.postgres developers (@pgdock)
+description:
+  - Runs PgBouncer in the container O(name), on the primary's networks (or O(networks)), its port
+    6432 published on O(published_host_ip):O(published_port). Its databases point at the primary
+    container O(primary) by its name on the shared network.
+  - The module writes C(pgbouncer.ini) and the auth file into O(secrets_dir)/etc on the Docker host
+    (0600, owned by O(uid)) and mounts that directory read-only at C(/etc/pgbouncer). A changed file
+    is applied with the admin console's C(RELOAD); only settings PgBouncer reads at start-up
+    (C(listen_addr), C(listen_port), C(unix_socket_dir)...) restart the container. A second run with
+    the same options changes nothing.
+  - "Authentication: SCRAM-SHA-256. The auth file holds the SCRAM verifiers of O(users), copied from
+    the primary's C(pg_authid); clients authenticate with SCRAM and PgBouncer logs into the server
+    with the keys of that exchange. No cleartext password is ever written. Re-run the module after a
+    password change."
+  - The module's own admin user C(pgdock_admin) exists only in PgBouncer (its verifier in the auth
+    file, its password in O(secrets_dir)/admin_password, 0600 root, outside the container). It is
+    what P(pgdock.postgres.switchover#module) uses to PAUSE, repoint and RESUME the pooler.
+  - C(pool_mode=transaction) (the default) is what makes a switchover invisible to clients, since
+    PAUSE then waits for running transactions only.
+extends_documentation_fragment:
+  - pgdock.postgres.attributes
+  - pgdock.postgres.attributes.actiongroup
+  - pgdock.postgres.docker
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: The diff shows C(pgbouncer.ini) (it holds no secret).
+options:
+  name:
+    description: Name of the pooler container.
+    type: str
+    required: true
+  state:
+    description: V(present) or V(absent).
+    type: str
+    choices: [present, absent]
+    default: present
+  primary:
+    description:
+      - The primary's container, made by P(pgdock.postgres.container#module), publishing its port.
+        Required with O(state=present). A standby is refused.
+    type: str
+  image:
+    description:
+      - PgBouncer image. Any image whose entrypoint runs the command it is given
+        (C(pgbouncer /etc/pgbouncer/pgbouncer.ini)) works; the test bed builds one from Debian's package.
+    type: str
+    default: edoburu/pgbouncer:latest
+  pull:
+    description: V(missing) pulls the image when absent, V(always) every run, V(never) not at all.
+    type: str
+    choices: [missing, always, never]
+    default: missing
+  databases:
+    description:
+      - Databases the pooler serves. Empty means every database, by the same name (a C(*) entry).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Name clients connect to.
+        type: str
+        required: true
+      dbname:
+        description: Database on the server; defaults to O(databases[].name).
+        type: str
+      pool_size:
+        description: Server connections for this database; defaults to O(default_pool_size).
+        type: int
+      pool_mode:
+        description: Pool mode of this database.
+        type: str
+        choices: [session, transaction, statement]
+  users:
+    description: Roles that connect through the pooler; each needs LOGIN and a SCRAM-SHA-256 password.
+    type: list
+    elements: str
+    default: []
+  pool_mode:
+    description: Default pool mode.
+    type: str
+    choices: [session, transaction, statement]
+    default: transaction
+  max_client_conn:
+    description: Client connections the pooler accepts.
+    type: int
+    default: 500
+  default_pool_size:
+    description: Server connections per database and user.
+    type: int
+    default: 20
+  reserve_pool_size:
+    description: Extra server connections when clients wait longer than O(reserve_pool_timeout).
+    type: int
+    default: 5
+  reserve_pool_timeout:
+    description: Seconds a client waits before the reserve pool is used.
+    type: int
+    default: 3
+  query_wait_timeout:
+    description: Seconds a client may wait for a server connection (also during a PAUSE) before it is disconnected.
+    type: int
+    default: 120
+  server_connect_timeout:
+    description: Seconds to wait for a server connection.
+    type: int
+    default: 5
+  server_tls_sslmode:
+    description: TLS towards the server (PgBouncer's C(server_tls_sslmode)).
+    type: str
+    choices: [disable, allow, prefer, require, verify-ca, verify-full]
+    default: prefer
+  server_tls_ca_file:
+    description: CA certificate (PEM, on the Docker host) that signed the server certificates; required to verify them.
+    type: path
+  settings:
+    description:
+      - More C([pgbouncer]) settings, e.g. C(server_idle_timeout). Those the module manages
+        (listen, auth, admin and file settings) are refused.
+    type: dict
+    default: {}
+  networks:
+    description: Networks of the pooler (the application's and the database's); defaults to the primary's. One must be shared with the primary.
+    type: list
+    elements: str
+  published_port:
+    description: Host port publishing PgBouncer's 6432. Required with O(state=present).
+    type: int
+  published_host_ip:
+    description: Host address the port is published on.
+    type: str
+    default: 127.0.0.1
+  secrets_dir:
+    description: Host directory for the configuration (C(etc/)) and the admin password; defaults to C(/var/lib/pgdock/<name>/pooler).
+    type: path
+  uid:
+    description: User id PgBouncer runs as and that owns its files.
+    type: int
+    default: 999
+  remove_config:
+    description: With O(state=absent), also remove O(secrets_dir).
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait for the admin console to answer after a start or reload.
+    type: int
+    default: 60
+seealso:
+  - module: pgdock.postgres.switchover
+  - module: pgdock.postgres.container
+"""
+
+EXAMPLES = r"""
+- name: PgBouncer in front of pg-primary, transaction pooling
+  pgdock.postgres.pooler:
+    name: pg-pooler
+    primary: pg-primary
+    image: edoburu/pgbouncer:latest
+    networks: [app, pgdata]
+    published_port: 6432
+    users: [app]
+    databases:
+      - name: app
+        pool_size: 30
+"""
+
+RETURN = r"""
+pooler:
+  description: The pooler as configured.
+  returned: when O(state=present)
+  type: dict
+  contains:
+    name:
+      description: Container name.
+      type: str
+    primary:
+      description: Container its databases point at.
+      type: str
+    port:
+      description: Published port.
+      type: int
+    pool_mode:
+      description: Default pool mode.
+      type: str
+    users:
+      description: Roles in the auth file.
+      type: list
+      elements: str
+    databases:
+      description: Database entries (V(*) for all).
+      type: list
+      elements: str
+actions:
+  description: What was done (or would be done in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
+from ansible_collections.pgdock.postgres.plugins.module_utils.pooler_engine import POOLER_ARGUMENT_SPEC, ensure_pooler
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(POOLER_ARGUMENT_SPEC, **DOCKER_COMMON_ARGS), supports_check_mode=True)
+    run_engine(module, ensure_pooler)
+
+
+if __name__ == "__main__":
+    main()
