@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -34,6 +35,7 @@ SUMS_FILE = "SHA256SUMS"
 LABEL_FORMAT = 1
 KIND_LETTER = {"full": "F", "incremental": "I", "logical": "L"}
 CHUNK = 1024 * 1024
+LSN_RE = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
 
 
 def lsn_to_int(lsn: str | None) -> int | None:
@@ -42,6 +44,15 @@ def lsn_to_int(lsn: str | None) -> int | None:
         return None
     high, low = lsn.split("/")
     return (int(high, 16) << 32) + int(low, 16)
+
+
+def parse_lsn(value, option: str = "target_lsn") -> int:
+    """A WAL position as PostgreSQL writes it ('16/B374D848') -> int; PgdockError names bad input."""
+    text = value.strip() if isinstance(value, str) else value
+    if not isinstance(text, str) or not LSN_RE.fullmatch(text):
+        raise PgdockError(f"{option}: {value!r} is not a WAL position; give two hexadecimal numbers of at most "
+                          "8 digits separated by a slash, as pg_current_wal_lsn() returns them (e.g. 0/3000148)")
+    return lsn_to_int(text)
 
 
 def int_to_lsn(value: int) -> str:
@@ -161,10 +172,13 @@ class Repository:
             raise PgdockError(f"the chain of backup {backup_id!r} does not start with a full backup")
         return chain
 
-    def latest(self, kinds=PHYSICAL_KINDS, before: datetime | None = None) -> dict | None:
-        """The newest backup of one of `kinds` (finished no later than `before`), or None."""
+    def latest(self, kinds=PHYSICAL_KINDS, before: datetime | None = None,
+               before_lsn: int | None = None) -> dict | None:
+        """The newest backup of one of `kinds` (finished no later than `before`, its WAL ending no
+        later than the position `before_lsn`), or None."""
         found = [lab for lab in self.catalogue() if lab["kind"] in kinds
-                 and (before is None or parse_time(lab["stop_time"]) <= before)]
+                 and (before is None or parse_time(lab["stop_time"]) <= before)
+                 and (before_lsn is None or (lab.get("stop_lsn") and lsn_to_int(lab["stop_lsn"]) <= before_lsn))]
         return found[-1] if found else None
 
     def remove_backup(self, label: dict) -> None:

@@ -21,7 +21,14 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.backup_repository 
     PHYSICAL_KINDS,
     Repository,
     check_backup,
+    int_to_lsn,
+    lsn_to_int,
+    parse_lsn,
     parse_time,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup_retention import (
+    WAL_SEGMENT_SIZE,
+    wal_file_position,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_access import log_tail, run_in
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_engine import ContainerEngine
@@ -70,6 +77,9 @@ class RestoreEngine:
         self.actions: list[str] = []
         self.client = None
         self.layout = None
+        # checked before anything else: a bad target is refused before any container is touched
+        self.target_time = parse_time(params["target_time"]) if params.get("target_time") else None
+        self.target_lsn = parse_lsn(params["target_lsn"]) if params.get("target_lsn") else None
 
     def run(self) -> dict:
         label = self._chosen_backup()
@@ -83,14 +93,32 @@ class RestoreEngine:
 
     def _chosen_backup(self) -> dict:
         if self.p.get("backup"):
-            return self.repo.find(self.p["backup"])
+            label = self.repo.find(self.p["backup"])
+            self._check_target_after(label)
+            return label
         kinds = ("logical",) if self.p["kind"] == "logical" else PHYSICAL_KINDS
-        before = parse_time(self.p["target_time"]) if self.p.get("target_time") else None
-        label = self.repo.latest(kinds, before)
+        label = self.repo.latest(kinds, self.target_time, self.target_lsn)
         if label is None:
-            when = f" finished before {self.p['target_time']}" if before else ""
+            when = ""
+            if self.target_time is not None:
+                when = f" finished before {self.p['target_time']}"
+            elif self.target_lsn is not None:
+                when = f" whose WAL ends before {self.p['target_lsn']}"
             raise PgdockError(f"repository {self.repo.root} holds no {self.p['kind']} backup{when}")
         return label
+
+    def _check_target_after(self, label: dict) -> None:
+        """Recovery cannot stop before the backup is consistent: the target must follow its end."""
+        if label["kind"] == "logical":
+            return
+        if self.target_lsn is not None and label.get("stop_lsn") and lsn_to_int(label["stop_lsn"]) > self.target_lsn:
+            raise PgdockError(f"target_lsn: {self.p['target_lsn']} is before the end of backup {label['id']} "
+                              f"(its WAL ends at {label['stop_lsn']}); recovery cannot stop before the backup "
+                              "is consistent: pick an earlier backup, or leave backup out to get the newest that fits")
+        if self.target_time is not None and parse_time(label["stop_time"]) > self.target_time:
+            raise PgdockError(f"target_time: {self.p['target_time']} is before the end of backup {label['id']} "
+                              f"({label['stop_time']}); pick an earlier backup, or leave backup out to get the "
+                              "newest that fits")
 
     # -- physical --------------------------------------------------------------------------------
     def _physical(self, label: dict) -> dict:
@@ -145,12 +173,14 @@ class RestoreEngine:
     def _recovery_settings(self, layout, label: dict) -> dict | None:
         """Recovery settings for a point in time, or None to stop at the backup's consistency."""
         target = {}
-        if self.p.get("target_time"):
-            target["recovery_target_time"] = parse_time(self.p["target_time"]).isoformat(sep=" ")
-        elif self.p.get("target_lsn"):
-            target["recovery_target_lsn"] = self.p["target_lsn"]
+        if self.target_time is not None:
+            target["recovery_target_time"] = self.target_time.isoformat(sep=" ")
+        elif self.target_lsn is not None:
+            target["recovery_target_lsn"] = int_to_lsn(self.target_lsn)
         elif self.p["target"] == "immediate" or not self._archived_wal():
             return None
+        if target:
+            self._check_archive_reaches(target)
         wal_dir = posixpath.join(layout.volume_path, RESTORE_WAL_DIR)
         target.update(restore_command=f"cp {wal_dir}/%f %p", recovery_target_action="promote",
                       recovery_target_timeline="current")
@@ -158,6 +188,22 @@ class RestoreEngine:
                             + (f" up to {self.p.get('target_time') or self.p.get('target_lsn')}"
                                if len(target) > 3 else ""))
         return target
+
+    def _check_archive_reaches(self, target: dict) -> None:
+        """A point in time needs archived WAL, and a WAL position must lie within it."""
+        option = "target_time" if "recovery_target_time" in target else "target_lsn"
+        segments = [n for n in self._archived_wal() if wal_file_position(n) is not None]
+        if not segments:
+            raise PgdockError(f"{option}: repository {self.repo.root} holds no archived WAL in {self.repo.wal_dir}; "
+                              "recovery to a point in time needs WAL archiving (the backup module's archive: true) "
+                              "from the backup on")
+        if self.target_lsn is None:
+            return
+        last = max(segments, key=wal_file_position)
+        end = (wal_file_position(last) + 1) * WAL_SEGMENT_SIZE
+        if self.target_lsn >= end:
+            raise PgdockError(f"target_lsn: {self.p['target_lsn']} is past the end of the archived WAL (its last "
+                              f"segment {last} ends at {int_to_lsn(end)}); recovery would end before the target")
 
     def _archived_wal(self) -> list[str]:
         if not os.path.isdir(self.repo.wal_dir):

@@ -39,7 +39,11 @@ options:
     type: path
     required: true
   backup:
-    description: Id of the backup to restore. The newest of O(kind) (before O(target_time) when given) by default.
+    description:
+      - Id of the backup to restore. The newest of O(kind) by default; with O(target_time), the newest
+        that finished before it; with O(target_lsn), the newest whose WAL ends before that position.
+      - A physical backup that ends after O(target_time) or O(target_lsn) is refused, since recovery
+        cannot stop before the backup is consistent.
     type: str
   kind:
     description: Which backups to pick from when O(backup) is not given.
@@ -55,10 +59,18 @@ options:
     choices: [latest, immediate]
     default: latest
   target_time:
-    description: Point in time to recover to (ISO 8601; without a zone, UTC).
+    description:
+      - Point in time to recover to (ISO 8601; without a zone, UTC).
+      - Needs archived WAL in the repository (the backup module's O(pgdock.postgres.backup#module:archive)).
     type: str
   target_lsn:
-    description: WAL position to recover to.
+    description:
+      - WAL position to recover to, written as PostgreSQL writes it (for example V(0/3000148), as
+        returned by C(pg_current_wal_lsn()) after a commit). A malformed position is refused.
+      - Recovery replays every record before the position and stops after the first record at or past
+        it (C(recovery_target_inclusive)), so every transaction committed before it is restored and
+        none committed after it.
+      - Needs archived WAL in the repository that reaches the position.
     type: str
   name:
     description: Physical restore; name of the new container.
@@ -152,6 +164,13 @@ EXAMPLES = r"""
     name: pg-pitr
     networks: [{name: pg-backend}]
     target_time: "2025-01-31T11:58:00+00:00"
+
+- name: Up to a WAL position (for example pg_current_wal_lsn() read just after a release's migration)
+  pgdock.postgres.restore:
+    repository: /srv/pgdock-backups/pg-primary
+    name: pg-before-cleanup
+    networks: [{name: pg-backend}]
+    target_lsn: 0/5A0001C8
 
 - name: One database of the newest logical backup, under a new name
   pgdock.postgres.restore:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import subprocess
 import threading
 import time
@@ -198,6 +200,7 @@ def test_role_schedules_jobs_that_work(pg_server, tmp_path, cleanup):
     proc = run_playbook(playbook, extra_vars=role_vars)
     assert proc.returncode == 0 and playbook_stats(proc)["localhost"]["failures"] == 0, proc.stdout[-3000:]
     cron_file = Path("/etc/cron.d") / f"pgdock-backup-{server['name']}"
+    assert not list(Path("/etc/systemd/system").glob(f"pgdock-backup-{server['name']}-*"))  # auto: no systemd here
     try:
         jobs = [line for line in cron_file.read_text().splitlines() if line and not line.startswith("#")]
         assert len(jobs) == 4 and any(line.startswith("0 1 * * 0 root ") for line in jobs), jobs
@@ -213,6 +216,74 @@ def test_role_schedules_jobs_that_work(pg_server, tmp_path, cleanup):
         assert proc.returncode == 0, proc.stdout[-3000:]
     assert not cron_file.exists() or not [line for line in cron_file.read_text().splitlines()
                                           if line and not line.startswith("#")]
+
+
+def unit_settings(path: Path) -> dict:
+    """key=value lines of a systemd unit file (sections ignored, last value wins)."""
+    settings = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, _sep, value = line.partition("=")
+            settings[key] = value
+    return settings
+
+
+def test_role_writes_systemd_timers_that_work(pg_server, tmp_path, cleanup):
+    """systemd is not PID 1 here: the units are written into a directory without systemctl, checked
+    with systemd-analyze verify, and the full job's ExecStart is run as systemd would run it."""
+    server = pg_server(17)
+    repo, units = tmp_path / "repo", tmp_path / "units"
+    units.mkdir()
+    cleanup["containers"].append(server["name"] + "-wal-archiver")
+    prefix = f"pgdock-backup-{server['name']}"
+    role_vars = dict(pgdock_hosts="localhost", pgdock_backup_container=server["name"],
+                     pgdock_backup_repository=str(repo), pgdock_backup_scheduler="systemd",
+                     pgdock_backup_systemctl=False, pgdock_backup_systemd_dir=str(units))
+    playbook = REPO_PLAYBOOKS / "backup.yml"
+
+    refused = run_playbook(playbook, extra_vars=dict(role_vars, pgdock_backup_systemctl=True))
+    assert refused.returncode != 0 and "pgdock_backup_systemctl false" in refused.stdout, refused.stdout[-3000:]
+    assert not list(units.iterdir())
+
+    proc = run_playbook(playbook, extra_vars=role_vars)
+    assert proc.returncode == 0 and playbook_stats(proc)["localhost"]["failures"] == 0, proc.stdout[-3000:]
+    jobs = ("full", "incremental", "logical", "prune")
+    assert sorted(p.name for p in units.iterdir()) == sorted(
+        f"{prefix}-{job}.{kind}" for job in jobs for kind in ("service", "timer"))
+    assert not (Path("/etc/cron.d") / prefix).exists()
+    calendars = {job: unit_settings(units / f"{prefix}-{job}.timer")["OnCalendar"] for job in jobs}
+    assert calendars == {"full": "Sun *-*-* 01:00:00", "incremental": "Mon..Sat *-*-* 01:00:00",
+                         "logical": "*-*-* 02:30:00", "prune": "*-*-* 04:00:00"}, calendars
+    for job in jobs:
+        timer = unit_settings(units / f"{prefix}-{job}.timer")
+        assert timer["Unit"] == f"{prefix}-{job}.service" and timer["WantedBy"] == "timers.target"
+        service = unit_settings(units / f"{prefix}-{job}.service")
+        assert service["Type"] == "oneshot" and f".schedule-{job}.json" in service["ExecStart"]
+        assert service["StandardOutput"] == f"append:/var/log/pgdock-backup-{server['name']}.log"
+
+    again = run_playbook(playbook, extra_vars=role_vars)
+    assert again.returncode == 0 and playbook_stats(again)["localhost"]["changed"] == 0, again.stdout[-3000:]
+
+    # ExecStart as systemd runs it: $$ and %% unescaped, then split with shell-like quoting
+    exec_start = unit_settings(units / f"{prefix}-full.service")["ExecStart"]
+    argv = shlex.split(exec_start.replace("$$", "$").replace("%%", "%"))
+    assert argv[:2] == ["/bin/sh", "-c"], argv
+    ran = subprocess.run(argv, capture_output=True, text=True, check=False, env=ansible_env(json_output=False))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert [b["kind"] for b in catalogue(repo)] == ["full"]
+
+    analyze = shutil.which("systemd-analyze")
+    if analyze:
+        verify = subprocess.run([analyze, "verify"] + sorted(str(p) for p in units.iterdir()),
+                                capture_output=True, text=True, check=False)
+        assert verify.returncode == 0 and not verify.stderr.strip(), verify.stdout + verify.stderr
+
+    gone = run_playbook(playbook, extra_vars=dict(role_vars, pgdock_backup_state="absent"))
+    assert gone.returncode == 0, gone.stdout[-3000:]
+    assert not list(units.iterdir())
+    if not analyze:
+        pytest.skip("systemd-analyze is not installed (package systemd): the units were written, their "
+                    "ExecStart ran and they were removed, but `systemd-analyze verify` could not check them")
 
 
 def test_full_backup_of_a_server_whose_hba_rejects_the_rest(pg_server, docker_client, tmp_path):

@@ -109,6 +109,59 @@ def test_point_in_time_gives_exactly_the_rows_committed_by_then(
 
 
 @pytest.mark.parametrize("major", MAJORS)
+def test_wal_position_gives_exactly_the_rows_committed_before_it(
+        pg_server, docker_client, tmp_path, unique, cleanup, major):
+    settings = {"summarize_wal": "on"} if major >= 17 else {}
+    server = pg_server(major, settings=settings)
+    cleanup["containers"].append(server["name"] + "-wal-archiver")
+    repo = tmp_path / "repo"
+    psql(docker_client, server, "CREATE TABLE t (i int)")
+    psql(docker_client, server, "INSERT INTO t SELECT generate_series(1, 100)")
+    archiving = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True))
+    assert archiving.changed and not archiving.failed, archiving
+    full = backup(server, repo, "full")
+    assert full.changed and not full.failed, full
+    psql(docker_client, server, "INSERT INTO t SELECT generate_series(101, 200)")
+    if major >= 17:
+        inc = backup(server, repo, "incremental")
+        assert inc.changed and not inc.failed, inc
+    psql(docker_client, server, "INSERT INTO t SELECT generate_series(201, 300)")
+    # read after the commit returned: every record of the batch (and its commit) is before it
+    lsn = psql(docker_client, server, "SELECT pg_current_wal_lsn()")
+    psql(docker_client, server, "INSERT INTO t SELECT generate_series(301, 400)")
+    later = backup(server, repo, "full")  # ends after the target: the restore must not pick it
+    assert later.changed and not later.failed, later
+    psql(docker_client, server, "INSERT INTO t SELECT generate_series(401, 500)")
+    checked = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True))
+    assert not checked.failed and checked["archive"]["checked_segment"], checked
+
+    name, result = restore(server, repo, unique, cleanup, target_lsn=lsn.lower())
+    assert result.changed and not result.failed, result
+    assert result["chain"][0] == full["backup"]["id"] and len(result["chain"]) == (2 if major >= 17 else 1)
+    assert result["restored"]["recovery_target"] == {"recovery_target_lsn": lsn}, result["restored"]
+    restored = dict(server, name=name)
+    assert psql(docker_client, restored, "SELECT pg_is_in_recovery()") == "f"
+    assert psql(docker_client, restored, "SELECT count(*), min(i), max(i), count(DISTINCT i) FROM t") == "300|1|300|300"
+
+    # a backup that ends after the position cannot be recovered to it; nothing is created
+    refused, failed = restore(server, repo, unique, cleanup, target_lsn=lsn, backup=later["backup"]["id"])
+    assert failed.failed and "before the end of backup" in failed["msg"] and lsn in failed["msg"], failed
+    past, failed = restore(server, repo, unique, cleanup, target_lsn="FF/0")
+    assert failed.failed and "past the end of the archived WAL" in failed["msg"], failed
+    for never in (refused, past):
+        assert not docker_client.containers.list(all=True, filters={"name": never})
+        assert not docker_client.volumes.list(filters={"name": f"{never}-data"})
+
+
+@pytest.mark.parametrize("bad", ["12345", "0/", "0/XYZ", "1/2/3", "123456789/0", "0x16/B374D848", " "])
+def test_malformed_wal_position_is_refused_before_anything_is_done(tmp_path, bad):
+    result = run_module("restore", dict(repository=str(tmp_path / "repo"), name="pgdt-never", target_lsn=bad))
+    assert result.failed, result
+    assert result["msg"].startswith("target_lsn: ") and "is not a WAL position" in result["msg"], result
+    assert "e.g. 0/3000148" in result["msg"] and not (tmp_path / "repo").exists()
+
+
+@pytest.mark.parametrize("major", MAJORS)
 def test_logical_restore_of_one_database_leaves_the_others(pg_server, docker_client, tmp_path, major):
     server = pg_server(major)
     repo = tmp_path / "repo"
