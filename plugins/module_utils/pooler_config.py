@@ -28,7 +28,7 @@ OWNED_SETTINGS = frozenset({
     "listen_addr", "listen_port", "unix_socket_dir", "auth_type", "auth_file", "admin_users",
     "pidfile", "logfile", "server_tls_ca_file", "user",
 })
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")  # \Z: `$` would accept a trailing newline
 POOL_MODES = ("session", "transaction", "statement")
 
 
