@@ -353,4 +353,3 @@ class PoolerRun:
         if os.path.isdir(self.config_dir):
             remove_secret_dir(self.config_dir)
         remove_secret_dir(self.root)
-

@@ -33,7 +33,6 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg_connection impo
     resolve_target,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg_control import (
-    lsn_text,
     parse_control_file,
     parse_controldata_output,
     read_control_file,
@@ -270,8 +269,14 @@ class Switchover:
         return parse_controldata_output(output)
 
     def _promote(self, target_conn, target) -> None:
-        if not query_one(target_conn, "select pg_promote(true, %s)", (self.p["catchup_timeout"],))[0]:
-            raise PgdockError(f"pg_promote on {target.name!r} did not finish within {self.p['catchup_timeout']} s")
+        """pg_promote without its own wait (it polls every 100 ms), then poll more often here."""
+        if not query_one(target_conn, "select pg_promote(false)")[0]:
+            raise PgdockError(f"pg_promote on {target.name!r} was refused")
+        deadline = time.monotonic() + self.p["catchup_timeout"]
+        while query_one(target_conn, "select pg_is_in_recovery()")[0]:
+            if time.monotonic() > deadline:
+                raise PgdockError(f"{target.name!r} did not finish its promotion within {self.p['catchup_timeout']} s")
+            time.sleep(0.01)
         self.actions.append(f"promoted {target.name}")
 
     def _rollback(self, old, target_conn, cause: Exception) -> None:

@@ -4,13 +4,14 @@ when the target dies before its promotion."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import socket
 import sys
 import threading
 import time
 from pathlib import Path
 
-import docker
 import pytest
 
 from ansible_runner import run_module
@@ -52,7 +53,6 @@ def cluster(pg_server, cleanup, free_port, tmp_path_factory, unique):
 
 
 def free_port_now() -> int:
-    import socket
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -136,7 +136,6 @@ def test_refused_when_the_target_is_stopped_or_lags(cluster, docker_client):
 
 
 def test_refused_while_another_switchover_holds_the_lock(cluster):
-    import fcntl
     sysid = sql(cluster["primary_port"], cluster["password"], "select system_identifier from pg_control_system()")[0][0]
     with open(os.path.join(cluster["lock_dir"], f"switchover-{sysid}.lock"), "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
