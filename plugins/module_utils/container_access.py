@@ -20,6 +20,15 @@ except ImportError:  # pragma: no cover - run_engine reports the missing SDK
     pass
 
 LOG_TAIL_LINES = 40
+POLL_FIRST, POLL_MAX, POLL_FACTOR = 0.1, 0.5, 1.5
+
+
+def poll_intervals(first: float = POLL_FIRST, cap: float = POLL_MAX):
+    """Sleeps between polls: short at first (a fast event is seen at once), growing to `cap`."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(cap, delay * POLL_FACTOR)
 
 
 def run_in(container, argv: list[str], user: str = "postgres") -> tuple[int, str]:
@@ -70,6 +79,7 @@ def wait_until_ready(container, superuser: str, timeout: int) -> None:
     Fails with the log tail when the container stops or restarts, or after `timeout` seconds.
     """
     deadline = time.monotonic() + timeout
+    delays = poll_intervals()
     probe = ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", superuser, "-d", "postgres", "-q"]
     while True:
         container.reload()
@@ -88,7 +98,7 @@ def wait_until_ready(container, superuser: str, timeout: int) -> None:
             raise PgdockError(
                 f"PostgreSQL in {container.name!r} did not accept connections within {timeout} s; "
                 "see 'logs' for its last lines", logs=log_tail(container))
-        time.sleep(0.5)
+        time.sleep(next(delays))
 
 
 def restart_and_wait(container, superuser: str, stop_timeout: int, wait_timeout: int) -> None:

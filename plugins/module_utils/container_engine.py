@@ -54,9 +54,13 @@ def ensure_container(module) -> dict:
 
 
 class ContainerEngine:
-    """One run of the module: compare, plan, apply (unless check mode), report."""
+    """One run of the module: compare, plan, apply (unless check mode), report.
 
-    def __init__(self, params: dict, check_mode: bool, want_diff: bool, warn):
+    `volume_filled`: the caller has just written a cluster for this image into the data volume
+    (a base backup at the image's PGDATA), so the throw-away probe of the volume is skipped."""
+
+    def __init__(self, params: dict, check_mode: bool, want_diff: bool, warn, volume_filled: bool = False):
+        self.volume_filled = volume_filled
         self.p = dict(params)
         self.p["data_volume"] = self.p.get("data_volume") or f"{self.p['name']}-data"
         self.check_mode = check_mode
@@ -120,7 +124,7 @@ class ContainerEngine:
             differences = spec_differences(desired, actual_spec(existing.attrs, old_image.attrs if old_image else None))
         initialised = None
         if existing is None or differences:
-            initialised = self._probe_volume(image, layout)
+            initialised = True if self.volume_filled else self._probe_volume(image, layout)
         self._ensure_password(initialised)
         container = existing
         if existing is None:
@@ -196,7 +200,8 @@ class ContainerEngine:
                 )
             return
         if secret_needs_write(self.password_path, password, uid, gid):
-            if initialised:
+            stored = read_secret(self.password_path)
+            if initialised and stored is not None and stored != password:
                 self.warn("superuser_password differs from the password file, but the cluster already "
                           "exists: the file is updated, the server's password is not (use "
                           "pgdock.postgres.role to change it)")

@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.container_access import run_oneshot
+from ansible_collections.pgdock.postgres.plugins.module_utils.container_access import poll_intervals, run_oneshot
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_engine import (
     DEFAULT_SECRETS_ROOT,
     ContainerEngine,
@@ -171,13 +171,17 @@ class ReplicaRun:
             password = self._replication_password()
             self._prepare_upstream(upstream, upstream_conn, password)
             self._write_client_files(self.secrets_dir, password)
-            rebuilding = existing is not None and self.p["rebuild"] and not self._streams(upstream_conn)
+            streaming = existing is not None and self._streams(upstream_conn)
+            rebuilding = existing is not None and self.p["rebuild"] and not streaming
             if rebuilding:
                 self._do(f"remove replica {self.p['name']} and its volume to rebuild it", self._remove, existing, True)
-            if not self._volume_has_cluster(image):
+            # a standby streaming from this volume holds a cluster: no probe container needed
+            has_cluster = (streaming and self._volume() in self._mounted_volumes(existing)) \
+                or self._volume_has_cluster(image)
+            if not has_cluster:
                 self._do(f"pg_basebackup from {upstream_name} into volume {self._volume()}",
                          self._base_backup, image, upstream_name)
-            self._ensure_container(image, upstream_name, "started")
+            self._ensure_container(image, upstream_name, "started", filled=not has_cluster)
             self._sync_names()
             status = None if self.check_mode else self._wait_streaming(upstream_conn, existing is not None and not rebuilding)
         finally:
@@ -238,6 +242,10 @@ class ReplicaRun:
     def _volume(self) -> str:
         return self.p.get("data_volume") or f"{self.p['name']}-data"
 
+    @staticmethod
+    def _mounted_volumes(container) -> set:
+        return {m.get("Name") for m in container.attrs.get("Mounts") or [] if m.get("Type") == "volume"}
+
     def _volume_has_cluster(self, image: str) -> bool:
         volume = get_or_none(self.client.volumes, self._volume(), "volume")
         if volume is None:
@@ -280,11 +288,13 @@ class ReplicaRun:
             raise PgdockError(f"primary {self.p['primary']!r} is on no network")
         return self.p["networks"][0]["name"] if self.p.get("networks") else networks[0]
 
-    def _ensure_container(self, image: str, upstream_name: str, state: str, keep_from=None) -> None:
+    def _ensure_container(self, image: str, upstream_name: str, state: str, keep_from=None,
+                          filled: bool = False) -> None:
         """The standby container through the container engine (same settings as the primary).
 
         `keep_from`: an existing container (a rejoined former primary) whose published port and
-        networks with aliases are kept unless the options say otherwise."""
+        networks with aliases are kept unless the options say otherwise. `filled`: a base backup
+        has just been written into the volume (no need to probe it again)."""
         primary_cfg = self.primary.attrs["Config"]
         env = env_to_dict(primary_cfg.get("Env"))
         source = keep_from or self.primary
@@ -309,7 +319,8 @@ class ReplicaRun:
                     SYNC_LABEL: "true" if self.p["synchronous"] else "false"},
         )
         params["docker_host"], params["docker_timeout"] = self.p.get("docker_host"), self.p.get("docker_timeout")
-        result = ContainerEngine(params, self.check_mode, False, self.warn).run()
+        result = ContainerEngine(params, self.check_mode, False, self.warn,
+                                 volume_filled=filled and not self.check_mode).run()
         self.actions.extend(f"container: {a}" for a in result["actions"])
 
     def _check_secret_files(self, settings: dict) -> None:
@@ -328,6 +339,7 @@ class ReplicaRun:
     def _wait_streaming(self, conn, existed: bool) -> dict:
         """Wait until the upstream sees the standby streaming within max_lag_bytes; its row."""
         deadline = time.monotonic() + self.p["wait_timeout"]
+        delays = poll_intervals()
         while True:
             row = self._replication_row(conn)
             if row and row["state"] == "streaming" and (row["lag_bytes"] or 0) <= self.p["max_lag_bytes"]:
@@ -338,7 +350,7 @@ class ReplicaRun:
                     f"replica {self.p['name']!r} is {what}: after {self.p['wait_timeout']} s the upstream "
                     f"reports {row or 'no replication connection'}; check its logs (docker logs "
                     f"{self.p['name']}); set rebuild: true to rebuild it from a new base backup")
-            time.sleep(0.5)
+            time.sleep(next(delays))
 
     def _replication_row(self, conn) -> dict | None:
         with conn.cursor() as cur:
@@ -368,13 +380,14 @@ class ReplicaRun:
 
     def _drop_slot(self, conn) -> None:
         deadline = time.monotonic() + 30
+        delays = poll_intervals()
         with conn.cursor() as cur:
             while True:  # the walsender of a just-stopped standby may hold it for a moment
                 cur.execute("select active from pg_replication_slots where slot_name = %s", (self.slot,))
                 row = cur.fetchone()
                 if row is None or not row[0] or time.monotonic() > deadline:
                     break
-                time.sleep(0.5)
+                time.sleep(next(delays))
             cur.execute("select pg_drop_replication_slot(%s)", (self.slot,))
 
     def _sync_names(self) -> None:
@@ -465,7 +478,7 @@ class ReplicaRun:
             self._do(f"stop {self.p['name']} (clean shutdown)", self._stop, existing)
             self._do(f"pg_rewind {self.p['name']} onto {self.p['primary']} and make it a standby",
                      self._rewind, existing, image)
-        self._ensure_container(image, self.p["primary"], "started", keep_from=existing)
+        self._ensure_container(image, self.p["primary"], "started", keep_from=existing, filled=self.p["rebuild"])
         self._sync_names()
         status = None if self.check_mode else self._wait_streaming(self.primary_conn, True)
         return self._result({"replica": self._describe(self.p["primary"], status)})

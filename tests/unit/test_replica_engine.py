@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.container_access import poll_intervals
 from ansible_collections.pgdock.postgres.plugins.module_utils.replica_engine import (
     settings_from_command,
     slot_name_for,
@@ -38,3 +41,10 @@ def test_settings_from_command():
 
 def test_pgpass_line_escapes():
     assert pgpass_line("rep", "p:w\\d") == "*:*:*:rep:p\\:w\\\\d\n"
+
+
+def test_poll_intervals_start_short_and_grow_to_the_cap():
+    first = list(islice(poll_intervals(), 12))
+    assert first[0] == 0.1
+    assert first == sorted(first) and max(first) == first[-1] == 0.5
+    assert list(islice(poll_intervals(0.2, 0.2), 2)) == [0.2, 0.2]
