@@ -63,17 +63,29 @@ molecule: testbed
 
 test: unit sanity integration molecule
 
-## Demo: a primary on the local test image, reachable on 127.0.0.1:15432
+## Demo: primary + replica + PgBouncer on the local test images, then a switchover to the replica
+## and back (clients of the pooler on 127.0.0.1:16432 see a short pause, no error)
+DEMO_PLAY := $(BIN)/ansible-playbook -i demo/inventory.yml -e @demo/vars.yml
 demo: testbed
-	$(BIN)/ansible-playbook -i demo/inventory.yml playbooks/deploy.yml -e @demo/vars.yml
+	$(DEMO_PLAY) playbooks/deploy.yml
+	$(DEMO_PLAY) playbooks/switchover.yml -e pgdock_switchover_target=pgdock-demo-replica
+	$(DEMO_PLAY) playbooks/switchover.yml -e pgdock_switchover_target=pgdock-demo-primary
 	@echo
-	@echo "PostgreSQL 18 is running in container pgdock-demo-primary (network pgdock-demo, alias primary)."
-	@echo "Connect from this host:"
+	@echo "PostgreSQL 18 primary pgdock-demo-primary (127.0.0.1:15432), its streaming replica"
+	@echo "pgdock-demo-replica (127.0.0.1:15433) and PgBouncer pgdock-demo-pooler (127.0.0.1:16432) run on"
+	@echo "network pgdock-demo; the primary switched over to the replica and back."
+	@echo "Connect through the pooler (transaction pooling):"
+	@echo "  PGPASSWORD=\$$(cat .demo/app_password) psql 'host=127.0.0.1 port=16432 user=app dbname=app'"
+	@echo "Or to the primary as the superuser (TLS):"
 	@echo "  PGPASSWORD=\$$(cat .demo/superuser_password) psql 'host=127.0.0.1 port=15432 user=postgres dbname=app'"
-	@echo "Remove it: make demo-clean"
+	@echo "Switch over again: $(DEMO_PLAY) playbooks/switchover.yml -e pgdock_switchover_target=pgdock-demo-replica"
+	@echo "Remove it all: make demo-clean"
 
 demo-clean: deps
-	$(BIN)/ansible localhost -i demo/inventory.yml -m pgdock.postgres.container -a 'name=pgdock-demo-primary state=absent remove_volume=true secrets_dir=/var/lib/pgdock/pgdock-demo-primary/secrets'
+	$(BIN)/ansible localhost -i demo/inventory.yml -m pgdock.postgres.pooler -a 'name=pgdock-demo-pooler state=absent remove_config=true'
+	for name in pgdock-demo-replica pgdock-demo-primary; do \
+	  $(BIN)/ansible localhost -i demo/inventory.yml -m pgdock.postgres.container -a "name=$$name state=absent remove_volume=true secrets_dir=/var/lib/pgdock/$$name/secrets"; \
+	done
 	$(BIN)/ansible localhost -i demo/inventory.yml -m pgdock.postgres.network -a 'name=pgdock-demo state=absent force=true'
 	rm -rf .demo
 

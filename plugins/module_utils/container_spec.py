@@ -24,6 +24,11 @@ PASSWORD_FILE_NAME = "superuser_password"
 INITDB_SCRIPTS_MOUNT = "/docker-entrypoint-initdb.d"
 CONTAINER_PORT = "5432/tcp"
 CONTAINER_LABEL = "org.pgdock.container"
+# Where a server sits in a replication topology. The replica and switchover engines set them; they
+# change when a switchover swaps primary and standby, so a spec that does not ask for them ignores them
+# (re-running the server role after a switchover must not recreate the server to drop them).
+TOPOLOGY_LABELS = ("org.pgdock.role", "org.pgdock.replica-of", "org.pgdock.synchronous")
+ENTRYPOINT_ENV = ("POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD_FILE", "POSTGRES_INITDB_ARGS", "PGDATA")
 NS_PER_SECOND = 1_000_000_000
 MIN_MEMORY = 32 * 1024 * 1024
 
@@ -255,8 +260,45 @@ def actual_spec(container_attrs: dict, image_attrs: dict | None) -> dict:
 
 
 def spec_differences(desired: dict, actual: dict) -> list[str]:
-    """Names of the fields that differ, in RECREATE_FIELDS order."""
+    """Names of the fields that differ, in RECREATE_FIELDS order (topology labels the desired spec
+    does not set are not compared)."""
+    wanted_labels = desired.get("labels") or {}
+    actual = dict(actual, labels={k: v for k, v in (actual.get("labels") or {}).items()
+                                  if k not in TOPOLOGY_LABELS or k in wanted_labels})
     return [field for field in RECREATE_FIELDS if desired.get(field) != actual.get(field)]
+
+
+def inherited_params(container_attrs: dict, image_attrs: dict | None) -> dict:
+    """Container options read back from a running server, for a container that takes its place or
+    its role (a replica of it, a rejoined former primary): database, initdb arguments, own
+    environment, healthcheck, restart policy, stop timeout, limits, log rotation, published address."""
+    actual = actual_spec(container_attrs, image_attrs)
+    env = env_to_dict((container_attrs.get("Config") or {}).get("Env"))
+    hc = actual["healthcheck"]
+    log = actual["log_config"]["config"]
+    params = {
+        "database": env.get("POSTGRES_DB"),
+        "env": {k: v for k, v in actual["env"].items() if k not in ENTRYPOINT_ENV},
+        "restart_policy": actual["restart_policy"],
+        "memory": str(actual["memory"]) if actual["memory"] else None,
+        "cpus": actual["nano_cpus"] / NS_PER_SECOND if actual["nano_cpus"] else None,
+        "shm_size": str(actual["shm_size"]) if actual["shm_size"] else None,
+    }
+    if env.get("POSTGRES_INITDB_ARGS") is not None:
+        params["initdb_args"] = env["POSTGRES_INITDB_ARGS"]
+    if actual["stop_timeout"] is not None:
+        params["stop_timeout"] = actual["stop_timeout"]
+    if hc["interval"]:
+        params["healthcheck"] = {"interval": hc["interval"] // NS_PER_SECOND, "timeout": hc["timeout"] // NS_PER_SECOND,
+                                 "retries": hc["retries"], "start_period": hc["start_period"] // NS_PER_SECOND}
+    if log.get("max-size"):
+        params["log_max_size"] = log["max-size"]
+    if log.get("max-file"):
+        params["log_max_file"] = int(log["max-file"])
+    binding = next(iter(actual["ports"].values()), None)
+    if binding:
+        params["published_host_ip"] = binding.rsplit(":", 1)[0]
+    return params
 
 
 def _own_items(items: dict, from_image: dict) -> dict:

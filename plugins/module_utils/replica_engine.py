@@ -21,6 +21,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec imp
     CONTAINER_LABEL,
     SECRETS_MOUNT,
     container_params,
+    inherited_params,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import (
     connect as docker_connect,
@@ -290,14 +291,18 @@ class ReplicaRun:
 
     def _ensure_container(self, image: str, upstream_name: str, state: str, keep_from=None,
                           filled: bool = False) -> None:
-        """The standby container through the container engine (same settings as the primary).
+        """The standby container through the container engine: the primary's server settings,
+        resources, timeouts and environment, so that it can take over as primary as it is.
 
-        `keep_from`: an existing container (a rejoined former primary) whose published port and
-        networks with aliases are kept unless the options say otherwise. `filled`: a base backup
-        has just been written into the volume (no need to probe it again)."""
+        `keep_from`: an existing container (a rejoined former primary) whose own settings, published
+        port and networks with aliases are kept unless the options say otherwise, so that the server
+        role finds it unchanged after a switchover and back. `filled`: a base backup has just been
+        written into the volume (no need to probe it again)."""
         primary_cfg = self.primary.attrs["Config"]
         env = env_to_dict(primary_cfg.get("Env"))
         source = keep_from or self.primary
+        source_image = get_or_none(self.client.images, source.attrs["Image"], "image")
+        inherited = inherited_params(source.attrs, source_image.attrs if source_image else None)
         networks = self.p.get("networks") or [
             {"name": n, "aliases": user_aliases(ep.get("Aliases"), source.name, source.id) if keep_from else []}
             for n, ep in (source.attrs["NetworkSettings"]["Networks"] or {}).items()]
@@ -305,16 +310,15 @@ class ReplicaRun:
         if published_port is None and keep_from is not None:
             binding = (keep_from.attrs["HostConfig"].get("PortBindings") or {}).get("5432/tcp") or [{}]
             published_port = int(binding[0]["HostPort"]) if binding[0].get("HostPort") else None
-        settings = settings_from_command(primary_cfg.get("Cmd"))
+        settings = settings_from_command(source.attrs["Config"].get("Cmd"))
         settings.update(self.p.get("settings") or {})
         self._check_secret_files(settings)
         params = container_params(
-            name=self.p["name"], image=image, pull="never", data_volume=self._volume(),
+            **inherited, name=self.p["name"], image=image, pull="never", data_volume=self._volume(),
             superuser=env.get("POSTGRES_USER", "postgres"),
             superuser_password=container_superuser_password(self.primary),
             secrets_dir=self.secrets_dir, networks=networks, settings=settings,
-            published_port=published_port, stop_timeout=self.p["stop_timeout"],
-            wait_timeout=self.p["wait_timeout"], state=state,
+            published_port=published_port, wait_timeout=self.p["wait_timeout"], state=state,
             labels={ROLE_LABEL: "replica", UPSTREAM_LABEL: upstream_name,
                     SYNC_LABEL: "true" if self.p["synchronous"] else "false"},
         )

@@ -1,5 +1,7 @@
-"""The README's demo command: `make demo` deploys a PostgreSQL 18 primary reachable as printed,
-a second run changes nothing, and `make demo-clean` removes it."""
+"""The README's demo command: `make demo` deploys a PostgreSQL 18 primary, a replica and PgBouncer,
+switches over to the replica and back; a second run's deploy changes nothing (the switchovers left
+the deployment as the inventory describes it), the servers answer as printed, and `make demo-clean`
+removes it all."""
 
 from __future__ import annotations
 
@@ -21,14 +23,27 @@ def make(target: str) -> subprocess.CompletedProcess:
 def test_make_demo_deploys_idempotently_and_cleans_up(docker_client):
     try:
         first = make("demo")
-        assert "psql 'host=127.0.0.1 port=15432 user=postgres dbname=app'" in first.stdout
+        assert "psql 'host=127.0.0.1 port=16432 user=app dbname=app'" in first.stdout
+        assert "pgdock-demo-replica is the primary, pgdock-demo-primary its standby" in first.stdout
+        assert "pgdock-demo-primary is the primary, pgdock-demo-replica its standby" in first.stdout
         second = make("demo")
-        assert re.search(r"localhost\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", second.stdout), second.stdout[-2000:]
+        recaps = re.findall(r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", second.stdout)
+        assert len(recaps) == 3 and recaps[0] == "0", second.stdout[-3000:]  # deploy, then two switchovers
         password = (REPO / ".demo" / "superuser_password").read_text().strip()
         with psycopg2.connect(host="127.0.0.1", port=15432, user="postgres", password=password, dbname="app",
                               sslmode="require", connect_timeout=5) as conn, conn.cursor() as cur:
-            cur.execute("select current_setting('server_version_num')::int / 10000")
-            assert cur.fetchone() == (18,)
+            cur.execute("select current_setting('server_version_num')::int / 10000, pg_is_in_recovery()")
+            assert cur.fetchone() == (18, False)
+        app_password = (REPO / ".demo" / "app_password").read_text().strip()
+        with psycopg2.connect(host="127.0.0.1", port=16432, user="app", password=app_password, dbname="app",
+                              connect_timeout=5) as conn, conn.cursor() as cur:
+            cur.execute("select inet_server_port(), ssl from pg_stat_ssl where pid = pg_backend_pid()")
+            assert cur.fetchone() == (5432, True)
+        with psycopg2.connect(host="127.0.0.1", port=15433, user="postgres", password=password, dbname="app",
+                              sslmode="require", connect_timeout=5) as conn, conn.cursor() as cur:
+            cur.execute("select pg_is_in_recovery()")
+            assert cur.fetchone() == (True,)
     finally:
         make("demo-clean")
-    assert not docker_client.containers.list(all=True, filters={"name": "pgdock-demo-primary"})
+    for name in ("pgdock-demo-primary", "pgdock-demo-replica", "pgdock-demo-pooler"):
+        assert not docker_client.containers.list(all=True, filters={"name": name})

@@ -32,9 +32,10 @@ def cluster(pg_server, cleanup, free_port, tmp_path_factory, unique):
     cleanup["containers"].append(standby)
     cleanup["volumes"].append(f"{standby}-data")
     standby_port = free_port_now()
-    res = run_module("replica", dict(name=standby, primary=primary["name"], published_port=standby_port,
-                                     secrets_dir=str(tmp_path_factory.mktemp(standby) / "secrets"),
-                                     stop_timeout=30, wait_timeout=180))
+    standby_args = dict(name=standby, primary=primary["name"], published_port=standby_port,
+                        secrets_dir=str(tmp_path_factory.mktemp(standby) / "secrets"), stop_timeout=30,
+                        wait_timeout=180)
+    res = run_module("replica", standby_args)
     assert not res.failed, res
     assert not run_module("role", dict(container=primary["name"], name="app", password=APP_PASSWORD,
                                        login=True)).failed
@@ -47,7 +48,8 @@ def cluster(pg_server, cleanup, free_port, tmp_path_factory, unique):
                                     secrets_dir=str(tmp_path_factory.mktemp(pooler) / "pooler")))
     assert not res.failed, res
     lock_dir = str(tmp_path_factory.mktemp("locks"))
-    return dict(primary=primary["name"], primary_port=primary["port"], standby=standby, standby_port=standby_port,
+    return dict(primary=primary["name"], primary_port=primary["port"], primary_args=primary["module_args"],
+                standby=standby, standby_port=standby_port, standby_args=standby_args,
                 pooler=pooler, pooler_port=free_port, password=primary["password"], lock_dir=lock_dir,
                 ports={primary["name"]: primary["port"], standby: standby_port})
 
@@ -97,6 +99,11 @@ def test_switchover_and_back_three_times_under_load(cluster):
             info = run_module("info", {"container": target, "gather": ["replication"]})
             standbys = {s["application_name"]: s for s in info["info"]["replication"]["standbys"]}
             assert standbys[previous]["state"] == "streaming", info["info"]["replication"]
+            if target == cluster["primary"]:
+                # switched over and back: the modules that made both servers find nothing to change
+                # (a switchover must not leave the inventory's deployment to be recreated)
+                assert not run_module("container", cluster["primary_args"]).changed
+                assert not run_module("replica", cluster["standby_args"]).changed
             previous = target
         again = switchover(cluster, cluster["standby"])
         assert not again.changed and again["primary"] == cluster["standby"], again

@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec import (
     actual_spec,
     desired_spec,
+    inherited_params,
     spec_differences,
     validate_options,
 )
@@ -150,3 +151,35 @@ def test_bad_options_are_refused_with_a_message(over, message):
 
 def test_good_options_pass():
     validate_options(options())
+
+
+TOPOLOGY = {"org.pgdock.role": "replica", "org.pgdock.replica-of": "pg-other", "org.pgdock.synchronous": "false"}
+
+
+def test_topology_labels_are_ignored_unless_asked_for():
+    """After a switchover and back, the server role must not recreate a server to drop them."""
+    running = desired_for(labels=TOPOLOGY)
+    actual = actual_spec(inspect_of(running, IMAGE_18), IMAGE_18)
+    assert spec_differences(desired_for(), actual) == []
+    # the replica engine, which sets them, sees a change of upstream
+    moved = dict(TOPOLOGY, **{"org.pgdock.replica-of": "pg-main"})
+    assert spec_differences(desired_for(labels=moved), actual) == ["labels"]
+    # other labels still count
+    assert spec_differences(desired_for(labels={"team": "db"}), actual) == ["labels"]
+
+
+@pytest.mark.parametrize("over", [
+    {},
+    dict(database="app", env={"TZ": "UTC"}, stop_timeout=45, memory=None, cpus=None, shm_size="512m",
+         healthcheck=dict(interval=3, timeout=2, retries=7, start_period=11), restart_policy="always",
+         log_max_size="5m", log_max_file=2, published_host_ip="127.0.0.2"),
+])
+def test_inherited_params_rebuild_the_same_spec(over):
+    """A container made from what another one shows has the same spec (but its own name, volume...)."""
+    running = desired_for(**over)
+    attrs = inspect_of(running, IMAGE_18)
+    inherited = inherited_params(attrs, IMAGE_18)
+    rebuilt = desired_for(**inherited)
+    assert spec_differences(rebuilt, actual_spec(attrs, IMAGE_18)) == []
+    assert inherited["stop_timeout"] == over.get("stop_timeout", 120)
+    assert "POSTGRES_PASSWORD_FILE" not in inherited["env"] and "PGDATA" not in inherited["env"]
