@@ -258,7 +258,7 @@ def main():
         name=dict(type="str", required=True, aliases=["role"]),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         password=dict(type="str", no_log=True),
-        update_password=dict(type="str", choices=["always", "on_create"], default="always"),
+        update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
         login=dict(type="bool"),
         superuser=dict(type="bool"),
         createdb=dict(type="bool"),

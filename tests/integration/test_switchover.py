@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 from ansible_runner import run_module
@@ -182,3 +183,22 @@ def test_target_killed_before_promotion_rolls_back(cluster, docker_client):
         load.stop()
     assert load.report()["failed"] == 0, load.report()
     assert load.missing(stored_ids(cluster, cluster["primary"])) == []
+
+
+def test_a_transaction_longer_than_pause_timeout_aborts_and_resumes(cluster):
+    """PAUSE waits for running transactions; one that outlives pause_timeout aborts the switchover,
+    the pooler resumes on the old primary and nothing changes."""
+    import psycopg2
+    held = psycopg2.connect(host="127.0.0.1", port=cluster["pooler_port"], user="app", password=APP_PASSWORD,
+                            dbname="app")
+    try:
+        with held.cursor() as cur:
+            cur.execute("select txid_current()")  # a transaction stays open on a server connection
+        res = switchover(cluster, cluster["standby"], pause_timeout=2)
+        assert res.failed and "PAUSE did not complete within 2 s" in res["msg"], res
+        # clients were resumed: a new client gets through, the held transaction can still commit
+        assert sql(cluster["pooler_port"], APP_PASSWORD, "select 1", user="app", dbname="app") == [(1,)]
+        held.commit()
+    finally:
+        held.close()
+    assert is_primary(cluster, cluster["primary"]) and not is_primary(cluster, cluster["standby"])
