@@ -10,18 +10,7 @@ import psycopg2
 import pytest
 
 from ansible_runner import run_module
-
-
-def sql(port: int, password: str, query: str, params=None):
-    conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", password=password,
-                            dbname="postgres", connect_timeout=5)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
+from pgclient import sql
 
 
 @pytest.fixture
