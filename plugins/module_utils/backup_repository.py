@@ -181,6 +181,19 @@ class Repository:
                  and (before_lsn is None or (lab.get("stop_lsn") and lsn_to_int(lab["stop_lsn"]) <= before_lsn))]
         return found[-1] if found else None
 
+    def latest_chain(self, major: int) -> list[dict] | None:
+        """The newest physical backup of PostgreSQL `major` whose chain is complete, as that chain
+        (full first); None when the repository holds none. A backup whose parent is gone is passed
+        over for an older one."""
+        for label in reversed(self.catalogue()):
+            if label["kind"] not in PHYSICAL_KINDS or label.get("major") != major:
+                continue
+            try:
+                return self.chain(label["id"])
+            except PgdockError:
+                continue
+        return None
+
     def remove_backup(self, label: dict) -> None:
         """Delete a backup: its label first, so a half-deleted backup is never catalogued."""
         directory = self.backup_dir(label["kind"], label["id"])

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.container_access import wait_until_ready
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup_repository import PHYSICAL_KINDS, Repository
+from ansible_collections.pgdock.postgres.plugins.module_utils.container_access import run_in, wait_until_ready
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec import (
     PASSWORD_FILE_NAME,
+    SECRETS_MOUNT,
     actual_spec,
     desired_spec,
     spec_differences,
@@ -26,11 +28,19 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client impo
     user_aliases,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg_connection import container_superuser_password
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg_layout import (
     PROBE_SCRIPT,
     check_volume_fits,
     layout_of_image,
     parse_probe,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.restore_volume import (
+    chain_ids,
+    check_chain,
+    fill_volume,
+    finish_recovery,
+    recovery_settings,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.secret_files import (
     read_secret,
@@ -125,9 +135,16 @@ class ContainerEngine:
         initialised = None
         if existing is None or differences:
             initialised = True if self.volume_filled else self._probe_volume(image, layout)
-        self._ensure_password(initialised)
+        restore = None
+        if existing is None and initialised is False and self.p.get("restore_from"):
+            restore = self._plan_restore(layout)
+        self._ensure_password(initialised, restore)
         container = existing
         if existing is None:
+            if restore is not None:
+                self._do(f"restore backup {chain_ids(restore['chain'])} into volume {self.p['data_volume']} "
+                         f"(from repository {restore['repo'].root})", self._restore_volume, image, layout, restore)
+                self.actions += restore["replay"]
             container = self._do(f"create container {self.p['name']}", self._create, desired)
         elif differences:
             container = self._do(
@@ -137,8 +154,13 @@ class ContainerEngine:
         else:
             self._apply_network_plan(existing)
         container = self._ensure_run_state(container)
+        extra = {}
+        if restore is not None:
+            extra["restored_from"] = restore["label"]["id"]
+            if not self.check_mode:
+                extra["restored"] = self._finish_restore(container, layout, restore)
         after = dict(desired, networks=self._wanted_networks(), state=self._wanted_state())
-        return self._result(container, layout, before, after)
+        return self._result(container, layout, before, after, extra)
 
     def _ensure_image(self):
         name, pull = self.p["image"], self.p["pull"]
@@ -189,9 +211,11 @@ class ContainerEngine:
         found = parse_probe(output.decode("utf-8", "replace"))
         return check_volume_fits(layout, self.p["data_volume"], self.p["image"], found)
 
-    def _ensure_password(self, initialised: bool | None) -> None:
+    def _ensure_password(self, initialised: bool | None, restore: dict | None = None) -> None:
         password = self.p.get("superuser_password")
         uid = gid = self.p["postgres_uid"]
+        if password is None and restore is not None and read_secret(self.password_path) is None:
+            password = self._backed_up_password(restore["label"])
         if password is None:
             if initialised is False and read_secret(self.password_path) is None:
                 raise PgdockError(
@@ -207,6 +231,75 @@ class ContainerEngine:
                           "pgdock.postgres.role to change it)")
             self._do(f"write superuser password file {self.password_path} (0600)", write_secret,
                      self.password_path, password, uid, gid)
+
+    # -- restore_from ----------------------------------------------------------------------------
+    def _plan_restore(self, layout) -> dict | None:
+        """The backup chain to restore into the new, empty data volume; None when the repository
+        holds no physical backup of the image's major version (an empty cluster is initialised)."""
+        spec = self.p["restore_from"]
+        repo = Repository(spec["repository"])
+        if spec.get("backup"):
+            label = repo.find(spec["backup"])
+            if label["kind"] not in PHYSICAL_KINDS:
+                raise PgdockError(f"restore_from: backup {label['id']} is a {label['kind']} backup; only a "
+                                  "physical backup (full or incremental) can fill a data volume")
+            if label.get("major") != layout.major:
+                raise PgdockError(f"restore_from: backup {label['id']} is of PostgreSQL {label.get('major')}, "
+                                  f"image {self.p['image']!r} is PostgreSQL {layout.major}: give an image of the "
+                                  "same major version, or leave backup out")
+            chain = repo.chain(label["id"])
+        else:
+            chain = repo.latest_chain(layout.major)
+            if chain is None:
+                why = "does not exist" if not repo.exists() else f"holds no physical backup of PostgreSQL {layout.major}"
+                self.warn(f"restore_from: repository {repo.root} {why}; an empty cluster is initialised in "
+                          f"data volume {self.p['data_volume']}")
+                self.actions.append(f"initialise an empty cluster (nothing to restore: repository {repo.root} {why})")
+                return None
+        label = chain[-1]
+        if self.p["state"] != "started" or not self.p["wait"]:
+            raise PgdockError(f"restore_from: restoring backup {label['id']} needs state: started and wait: true "
+                              "(recovery is finished and checked on the running server)")
+        check_chain(repo, chain)
+        superuser = label.get("superuser") or self.p["superuser"]
+        if superuser != self.p["superuser"]:
+            self.warn(f"restore_from: backup {label['id']} is of a cluster whose superuser is {superuser!r}, not "
+                      f"{self.p['superuser']!r}; set superuser: {superuser} (the restored cluster keeps its roles)")
+        replay: list[str] = []
+        recovery = recovery_settings(repo, layout, label, spec["target"], actions=replay)
+        return {"repo": repo, "chain": chain, "label": label, "recovery": recovery, "replay": replay,
+                "superuser": superuser}
+
+    def _backed_up_password(self, label: dict) -> str:
+        """The backed-up server's superuser password, from its password file when it still exists."""
+        server = label.get("server")
+        source = get_or_none(self.client.containers, server, "container") if server else None
+        password = container_superuser_password(source) if source is not None else None
+        if password is None:
+            raise PgdockError(
+                f"superuser_password is required: backup {label['id']} is restored into data volume "
+                f"{self.p['data_volume']!r} and the restored cluster keeps the passwords of server {server!r}; "
+                "give that server's superuser password (its password file cannot be read to copy it)")
+        return password
+
+    def _restore_volume(self, image, layout, restore: dict) -> None:
+        fill_volume(self.client, restore["repo"], image.id, layout, self.p["data_volume"], self.p["name"],
+                    restore["chain"], restore["recovery"])
+
+    def _finish_restore(self, container, layout, restore: dict) -> dict:
+        """End of recovery, recovery settings reset, a sanity query; then whether the password
+        file opens the restored cluster."""
+        restored = finish_recovery(container, restore["superuser"], layout, restore["recovery"],
+                                   self.p["wait_timeout"])
+        code, out = run_in(container, [
+            "sh", "-c", 'PGPASSWORD="$(cat "$1")" exec psql -XAtqw -h 127.0.0.1 -p 5432 -U "$2" -d postgres '
+            '-c "SELECT 1"', "pgdock-check", f"{SECRETS_MOUNT}/{PASSWORD_FILE_NAME}", self.p["superuser"]])
+        if code != 0 and "password authentication failed" in out:
+            self.warn(f"the superuser password in {self.password_path} does not open the restored cluster: it "
+                      f"keeps the passwords of the backed-up server {restore['label'].get('server')!r}. Give "
+                      "superuser_password that server's password (the file is rewritten), or set a new one "
+                      "with pgdock.postgres.role (login_password the backed-up one)")
+        return dict(restored, chain=[b["id"] for b in restore["chain"]])
 
     # -- actions (skipped in check mode) ------------------------------------------------------
     def _do(self, description: str, action, *args):

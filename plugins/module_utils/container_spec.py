@@ -78,6 +78,11 @@ CONTAINER_ARGUMENT_SPEC = dict(
     labels=dict(type="dict", default={}),
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=180),
+    restore_from=dict(type="dict", options=dict(
+        repository=dict(type="path", required=True),
+        backup=dict(type="str"),
+        target=dict(type="str", choices=["latest", "immediate"], default="latest"),
+    )),
 )
 
 # Fields that a change can only reach by creating a new container (the data volume is kept).

@@ -7,10 +7,6 @@ or databases of a logical backup into a running server."""
 
 from __future__ import annotations
 
-import os
-import posixpath
-import time
-
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup_engine import (
     PGPASS_SCRIPT,
     REPO_MOUNT,
@@ -21,43 +17,30 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.backup_repository 
     PHYSICAL_KINDS,
     Repository,
     check_backup,
-    int_to_lsn,
     lsn_to_int,
     parse_lsn,
     parse_time,
 )
-from ansible_collections.pgdock.postgres.plugins.module_utils.backup_retention import (
-    WAL_SEGMENT_SIZE,
-    wal_file_position,
-)
-from ansible_collections.pgdock.postgres.plugins.module_utils.container_access import log_tail, run_in
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_engine import ContainerEngine
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec import container_params
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import (
     connect,
     docker_action,
     get_or_none,
-    managed_labels,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg_connection import container_superuser_password
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg_layout import layout_of_image
+from ansible_collections.pgdock.postgres.plugins.module_utils.restore_volume import (
+    chain_ids,
+    check_chain,
+    fill_volume,
+    finish_recovery,
+    recovery_settings,
+)
 from ansible_collections.pgdock.postgres.plugins.module_utils.secret_files import secret_needs_write, write_secret
 
-try:
-    from docker.types import Mount
-except ImportError:  # pragma: no cover - run_engine reports the missing SDK
-    pass
-
-RESTORE_WAL_DIR = "pgdock-restore-wal"
-SCRATCH_DIR = ".pgdock-restore-chain"
 RESTORED_LABEL = "org.pgdock.restored-from"
-# Extract one backup of a chain: $1 backup dir, $2 destination; then check it against its manifest.
-EXTRACT_SCRIPT = (
-    'extract() { mkdir -p "$2"; tar -xzf "$1/base.tar.gz" -C "$2"; mkdir -p "$2/pg_wal"; '
-    'tar -xzf "$1/pg_wal.tar.gz" -C "$2/pg_wal"; cp "$1/backup_manifest" "$2/"; pg_verifybackup -q -m "$1/backup_manifest" "$2" '
-    '|| { echo "pg_verifybackup refused $1" >&2; exit 3; }; }; '
-)
 
 
 def restore(module) -> dict:
@@ -125,8 +108,7 @@ class RestoreEngine:
         if not self.p.get("name"):
             raise PgdockError("name: the new container to restore into is required for a physical restore")
         chain = self.repo.chain(label["id"])
-        for each in chain:
-            check_backup(self.repo, each)
+        check_chain(self.repo, chain)
         self.client = connect(self.p)
         image_name = self.p.get("image") or label["image"]
         image = get_or_none(self.client.images, image_name, "image")
@@ -139,12 +121,13 @@ class RestoreEngine:
         volume_name = self.p.get("data_volume") or f"{self.p['name']}-data"
         self._check_destination(volume_name)
         recovery = self._recovery_settings(layout, label)
-        self.actions.append(f"restore backup {' + '.join(b['id'] for b in chain)} into volume {volume_name}")
+        self.actions.append(f"restore backup {chain_ids(chain)} into volume {volume_name}")
         if self.check_mode:
             self.actions.append(f"create and start container {self.p['name']}")
             return {"changed": True, "actions": self.actions, "backup": label}
         password = self._superuser_password(label)
-        self._extract(image.id, layout, volume_name, chain, recovery)
+        fill_volume(self.client, self.repo, image.id, layout, volume_name, self.p["name"], chain, recovery,
+                    clear=True)
         container = self._start(image_name, volume_name, label, password)
         return self._verify(container, label, chain, recovery)
 
@@ -172,43 +155,8 @@ class RestoreEngine:
 
     def _recovery_settings(self, layout, label: dict) -> dict | None:
         """Recovery settings for a point in time, or None to stop at the backup's consistency."""
-        target = {}
-        if self.target_time is not None:
-            target["recovery_target_time"] = self.target_time.isoformat(sep=" ")
-        elif self.target_lsn is not None:
-            target["recovery_target_lsn"] = int_to_lsn(self.target_lsn)
-        elif self.p["target"] == "immediate" or not self._archived_wal():
-            return None
-        if target:
-            self._check_archive_reaches(target)
-        wal_dir = posixpath.join(layout.volume_path, RESTORE_WAL_DIR)
-        target.update(restore_command=f"cp {wal_dir}/%f %p", recovery_target_action="promote",
-                      recovery_target_timeline="current")
-        self.actions.append(f"replay archived WAL from {self.repo.wal_dir} after backup {label['id']}"
-                            + (f" up to {self.p.get('target_time') or self.p.get('target_lsn')}"
-                               if len(target) > 3 else ""))
-        return target
-
-    def _check_archive_reaches(self, target: dict) -> None:
-        """A point in time needs archived WAL, and a WAL position must lie within it."""
-        option = "target_time" if "recovery_target_time" in target else "target_lsn"
-        segments = [n for n in self._archived_wal() if wal_file_position(n) is not None]
-        if not segments:
-            raise PgdockError(f"{option}: repository {self.repo.root} holds no archived WAL in {self.repo.wal_dir}; "
-                              "recovery to a point in time needs WAL archiving (the backup module's archive: true) "
-                              "from the backup on")
-        if self.target_lsn is None:
-            return
-        last = max(segments, key=wal_file_position)
-        end = (wal_file_position(last) + 1) * WAL_SEGMENT_SIZE
-        if self.target_lsn >= end:
-            raise PgdockError(f"target_lsn: {self.p['target_lsn']} is past the end of the archived WAL (its last "
-                              f"segment {last} ends at {int_to_lsn(end)}); recovery would end before the target")
-
-    def _archived_wal(self) -> list[str]:
-        if not os.path.isdir(self.repo.wal_dir):
-            return []
-        return sorted(n for n in os.listdir(self.repo.wal_dir) if len(n.split(".")[0]) == 24)
+        return recovery_settings(self.repo, layout, label, self.p["target"], self.target_time, self.target_lsn,
+                                 self.p.get("target_time") or self.p.get("target_lsn"), self.actions)
 
     def _superuser_password(self, label: dict) -> str | None:
         if self.p.get("superuser_password") is not None:
@@ -220,46 +168,6 @@ class RestoreEngine:
                               f"passwords; give that superuser password (server {label.get('server')!r} "
                               "is gone, its password file cannot be copied)")
         return password
-
-    def _extract(self, image_id: str, layout, volume_name: str, chain: list[dict], recovery) -> None:
-        volume = get_or_none(self.client.volumes, volume_name, "volume")
-        created = volume is None
-        if created:
-            with docker_action(f"creating volume {volume_name}"):
-                volume = self.client.volumes.create(
-                    volume_name, labels=managed_labels({"org.pgdock.container": self.p["name"]}))
-        env = {"PGDOCK_RECOVERY": "\n".join(f"{k} = '{v}'" for k, v in (recovery or {}).items())}
-        dirs = [f"{REPO_MOUNT}/{b['kind']}/{b['id']}" for b in chain]
-        vol, pgdata = layout.volume_path, layout.pgdata
-        script = EXTRACT_SCRIPT + f'find {vol} -mindepth 1 -delete; '
-        if len(chain) == 1:
-            script += f'extract "$1" {pgdata}; '
-        else:
-            scratch = posixpath.join(vol, SCRATCH_DIR)
-            script += (f'n=0; for b in "$@"; do n=$((n+1)); extract "$b" {scratch}/$n; set -- "$@" {scratch}/$n; '
-                       f'done; shift {len(chain)}; pg_combinebackup -o {scratch}/combined "$@"; '
-                       f'pg_verifybackup -q -n {scratch}/combined; mkdir -p {pgdata}; '
-                       f'find {scratch}/combined -mindepth 1 -maxdepth 1 -exec mv -t {pgdata} {{}} +; '
-                       f'rm -rf {scratch}; ')
-        if recovery is not None:
-            wal = posixpath.join(vol, RESTORE_WAL_DIR)
-            script += (f'mkdir -p {wal}; cp {REPO_MOUNT}/wal/* {wal}/ 2>/dev/null || true; '
-                       f'for f in {wal}/*.partial; do [ -e "$f" ] || continue; '
-                       '[ -e "${f%.partial}" ] || mv "$f" "${f%.partial}"; rm -f "$f"; done; '
-                       f'printf "%s\\n" "$PGDOCK_RECOVERY" >> {pgdata}/postgresql.auto.conf; '
-                       f'touch {pgdata}/recovery.signal; ')
-        script += f'chown -R 999:999 {vol}; chmod 0700 {pgdata}'
-        mounts = [Mount(REPO_MOUNT, self.repo.root, type="bind", read_only=True),
-                  Mount(vol, volume_name, type="volume")]
-        try:
-            run_helper(self.client, image_id, script, mounts, f"extracting backup {chain[-1]['id']}",
-                       env=env, args=dirs)
-        except PgdockError as exc:
-            if created:
-                with docker_action(f"removing volume {volume_name}"):
-                    volume.remove(force=True)
-            where = f"volume {volume_name} was removed" if created else f"volume {volume_name} holds a partial restore"
-            raise PgdockError(f"{exc}; {where} and no container was created", **exc.details) from None
 
     def _start(self, image_name: str, volume_name: str, label: dict, password) -> object:
         # the restore sets these itself; any other container option comes from container_options
@@ -285,34 +193,9 @@ class RestoreEngine:
 
     def _verify(self, container, label: dict, chain: list[dict], recovery) -> dict:
         """Wait for the end of recovery, then a sanity query; the facts of the restored server."""
-        deadline = time.monotonic() + self.p["wait_timeout"]
-        query = ["psql", "-XAtq", "-U", label["superuser"], "-d", "postgres", "-c"]
-        while True:
-            code, out = run_in(container, query + ["SELECT pg_is_in_recovery()"])
-            if code == 0 and out.strip() == "f":
-                break
-            if time.monotonic() > deadline:
-                raise PgdockError(f"restored server {self.p['name']!r} did not finish recovery within "
-                                  f"{self.p['wait_timeout']} s", logs=log_tail(container))
-            time.sleep(0.5)
-        if recovery is not None:
-            resets = "; ".join(f"ALTER SYSTEM RESET {k}" for k in recovery)
-            run_in(container, query + [resets])
-            run_in(container, query + ["SELECT pg_reload_conf()"])
-            run_in(container, ["rm", "-rf", posixpath.join(self.layout.volume_path, RESTORE_WAL_DIR)])
-        code, out = run_in(container, query + [
-            "SELECT string_agg(datname, ',' ORDER BY datname), pg_current_wal_lsn(), "
-            "(SELECT timeline_id FROM pg_control_checkpoint()) FROM pg_database WHERE NOT datistemplate"])
-        if code != 0:
-            raise PgdockError(f"sanity query on restored server {self.p['name']!r} failed: {out.strip()}",
-                              logs=log_tail(container))
-        databases, lsn, timeline = out.strip().split("|")
+        restored = finish_recovery(container, label["superuser"], self.layout, recovery, self.p["wait_timeout"])
         return {"changed": True, "actions": self.actions, "backup": label,
-                "chain": [b["id"] for b in chain], "container": self.p["name"],
-                "restored": {"databases": databases.split(","), "lsn": lsn, "timeline": int(timeline),
-                             "recovery_target": {k: v for k, v in (recovery or {}).items()
-                                                 if k.startswith("recovery_target_") and k not in (
-                                                     "recovery_target_action", "recovery_target_timeline")}}}
+                "chain": [b["id"] for b in chain], "container": self.p["name"], "restored": restored}
 
     # -- logical ---------------------------------------------------------------------------------
     def _logical(self, label: dict) -> dict:

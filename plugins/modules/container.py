@@ -192,9 +192,49 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait for the server to accept connections.
+    description:
+      - Seconds to wait for the server to accept connections.
+      - After a restore (O(restore_from)), also the seconds to wait for the end of its recovery.
     type: int
     default: 180
+  restore_from:
+    description:
+      - Fill a new data volume from a physical backup of a P(pgdock.postgres.backup#module) repository
+        before the container's first start, instead of initialising an empty cluster.
+      - Only when the container is created and its data volume holds no cluster yet. A volume that
+        already holds a cluster is never written over, so later runs restore nothing.
+      - Without O(restore_from.backup), the newest full backup (with its incremental chain) of the
+        image's major version is restored. When the repository is missing or holds no such backup, an
+        empty cluster is initialised as without this option; the module warns and says so in RV(actions).
+      - The restore is the one of P(pgdock.postgres.restore#module). Every file of the chain is checked
+        against its C(SHA256SUMS) and each extracted backup with C(pg_verifybackup); a chain is
+        combined with C(pg_combinebackup); archived WAL in the repository is replayed
+        (O(restore_from.target)). The module waits until recovery ended, resets the recovery
+        settings and runs a sanity query. A failed restore leaves no cluster in the volume.
+      - The restored cluster keeps the roles and passwords of the backed-up server. O(superuser_password)
+        must be that server's superuser password (when it is not given and no password file exists, the
+        backed-up server's password file is copied if that container still exists); the module warns when
+        the password file does not open the restored cluster. O(superuser) should be the backed-up
+        server's superuser; O(database) and O(initdb_args) are not used.
+      - Needs O(state=started) and O(wait=true) when a backup is restored.
+    type: dict
+    suboptions:
+      repository:
+        description: Absolute path of the backup repository on the Docker host.
+        type: path
+        required: true
+      backup:
+        description:
+          - Id of the backup to restore (a full or incremental backup of the image's major version).
+          - The newest physical backup of the image's major version by default.
+        type: str
+      target:
+        description:
+          - V(latest) replays all archived WAL after the backup when the repository holds some.
+          - V(immediate) stops as soon as the backup is consistent.
+        type: str
+        choices: [latest, immediate]
+        default: latest
 notes:
   - A change of image, environment, mounts, ports, healthcheck, limits, logging, labels or settings
     recreates the container; the data volume is kept. A change of networks does not.
@@ -217,6 +257,17 @@ EXAMPLES = r"""
     settings:
       shared_buffers: 512MB
       log_min_duration_statement: 500
+
+- name: A new server filled from the newest backup of the repository on its first start (empty otherwise)
+  pgdock.postgres.container:
+    name: pg-main
+    image: postgres:18
+    superuser_password: "{{ vault_pg_superuser_password }}"
+    networks:
+      - name: pg-backend
+    restore_from:
+      repository: /srv/pgdock-backups/pg-main
+      target: latest
 
 - name: Stop it, keep everything
   pgdock.postgres.container:
@@ -284,6 +335,16 @@ container:
     pgdata: /var/lib/postgresql/18/docker
     major: 18
     server_version: "18.1"
+restored_from:
+  description: Id of the backup restored into the new data volume (O(restore_from)); in check mode, the one that would be.
+  returned: when a backup was restored (or would be in check mode)
+  type: str
+  sample: 20250131-010000-123I
+restored:
+  description: The restored server; chain (backup ids, full first), databases, WAL position, timeline.
+  returned: when a backup was restored
+  type: dict
+  sample: {chain: [20250126-010000-042F, 20250131-010000-123I], databases: [app, postgres], lsn: 0/5000148, timeline: 2}
 actions:
   description: What was done (or would be done in check mode), in order.
   returned: always
