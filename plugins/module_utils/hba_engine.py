@@ -7,6 +7,7 @@ new rules would lock this module out."""
 
 from __future__ import annotations
 
+import ipaddress
 from contextlib import closing
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.config_engine import query, reload_and_wait
@@ -14,7 +15,9 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.container_access i
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import docker_action
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.hba_rules import (
+    HbaRule,
     default_rules,
+    name_token,
     parse_hba,
     render_hba,
     rule_from_option,
@@ -62,7 +65,8 @@ def wanted_rules(p: dict, container) -> list:
         return [rule_from_option(entry, f"rules[{i}]") for i, entry in enumerate(p["rules"] or [])] + extra
     env = env_to_dict((container.attrs.get("Config") or {}).get("Env"))
     return default_rules(env.get("POSTGRES_USER") or "postgres", container_subnets(container),
-                         p.get("replication_user"), p["require_ssl"], extra, p["extra_rules_position"])
+                         p.get("replication_user"), p["require_ssl"], extra, p["extra_rules_position"],
+                         cert_logins=p.get("cert_logins") or [])
 
 
 def container_subnets(container) -> list[str]:
@@ -98,3 +102,42 @@ def replace_file(conn, target, path: str, old_text: str, new_text: str, uid: int
         reload_and_wait(conn)
         raise PgdockError(f"the new rules refuse this module's own connection, the previous pg_hba.conf "
                           f"was restored: {exc}") from None
+
+
+def first_match(rules: list[HbaRule], database: str, user: str, subnet: str) -> HbaRule | None:
+    """The first TCP rule that a connection of `user` to `database` ("replication" for streaming)
+    from an address of `subnet` matches; None when no rule does."""
+    network = ipaddress.ip_network(subnet, strict=False)
+    for rule in rules:
+        if rule.type not in ("host", "hostssl"):
+            continue
+        if database == "replication":
+            if "replication" not in rule.database:
+                continue
+        elif "all" not in rule.database and name_token(database) not in rule.database:
+            continue
+        if "all" not in rule.user and name_token(user) not in rule.user:
+            continue
+        if rule.address not in ("all", "samenet"):
+            try:
+                if not network.subnet_of(ipaddress.ip_network(rule.address, strict=False)):
+                    continue
+            except (ValueError, TypeError):
+                continue
+        return rule
+    return None
+
+
+def ensure_first_rules(target, conn, make_rule, satisfied, check_mode: bool) -> list[str]:
+    """Rules put first in the container's pg_hba.conf for each of its network subnets where
+    `satisfied(rules, subnet)` is false; `make_rule(kind, subnet)` makes one (kind: hostssl when the
+    server has TLS on, else host). The file is checked and reloaded as by the hba module."""
+    container = target.container
+    path, ssl = query(conn, "SELECT current_setting('hba_file'), current_setting('ssl')")[0]
+    text = read_file(container, path) or ""
+    rules, _others = parse_hba(text)
+    kind = "hostssl" if ssl == "on" else "host"
+    added = [make_rule(kind, subnet) for subnet in container_subnets(container) if not satisfied(rules, subnet)]
+    if added and not check_mode:
+        replace_file(conn, target, path, text, render_hba(added + rules), 999)
+    return [f"pg_hba.conf of {container.name}: add '{rule.render()}'" for rule in added]

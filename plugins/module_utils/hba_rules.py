@@ -261,11 +261,19 @@ def rules_text(rules: list[HbaRule], others: list[str] = ()) -> str:
     return "".join(rule.render() + "\n" for rule in rules) + "".join(line + "\n" for line in others)
 
 
+def cert_login_rules(subnets: list[str], database: str, user: str) -> list[HbaRule]:
+    """``hostssl <database> <user> <subnet> cert`` for each subnet: a role that logs in with a TLS
+    client certificate (CN = role) and has no password (the pooler's lookup role)."""
+    return [HbaRule("hostssl", (name_token(database),), (name_token(user),), normalise_address(subnet), "cert")
+            for subnet in subnets]
+
+
 def default_rules(superuser: str, subnets: list[str], replication_user: str | None = None,
                   require_ssl: bool = True, extra: list[HbaRule] = (), extra_position: str = "before_reject",
-                  method: str = "scram-sha-256") -> list[HbaRule]:
+                  method: str = "scram-sha-256", cert_logins: list[dict] = ()) -> list[HbaRule]:
     """The rules of a new server, in order:
 
+    - ``hostssl <database> <user> <subnet> cert`` for each of `cert_logins` ({database, user}), first;
     - Unix socket: ``local all postgres peer`` when the superuser is named postgres (the image's OS
       user may then use psql in the container without a password), then ``local all all`` with a
       password: a superuser of another name has no OS user of its own, so peer would not map it;
@@ -283,6 +291,8 @@ def default_rules(superuser: str, subnets: list[str], replication_user: str | No
         raise PgdockError("default_rules: the container is on no Docker network with a subnet")
     net_type = "hostssl" if require_ssl else "host"
     rules = []
+    for login in cert_logins:
+        rules += cert_login_rules(subnets, login["database"], login["user"])
     if superuser == "postgres":
         rules.append(HbaRule("local", ("all",), ("postgres",), None, "peer"))
     rules.append(HbaRule("local", ("all",), ("all",), None, method))

@@ -15,6 +15,7 @@ CONFIG_MOUNT = "/etc/pgbouncer"
 INI_NAME = "pgbouncer.ini"
 USERLIST_NAME = "userlist.txt"
 CA_NAME = "server-ca.crt"
+CLIENT_CERT_NAME, CLIENT_KEY_NAME = "server-client.crt", "server-client.key"
 LISTEN_PORT = 6432
 ADMIN_USER = "pgdock_admin"
 
@@ -26,7 +27,8 @@ RESTART_SETTINGS = frozenset({
 # Settings the module owns; a user's `settings` entry for them is refused.
 OWNED_SETTINGS = frozenset({
     "listen_addr", "listen_port", "unix_socket_dir", "auth_type", "auth_file", "admin_users",
-    "pidfile", "logfile", "server_tls_ca_file", "user",
+    "pidfile", "logfile", "server_tls_ca_file", "user", "auth_user", "auth_query", "auth_dbname",
+    "server_tls_cert_file", "server_tls_key_file",
 })
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")  # \Z: `$` would accept a trailing newline
 POOL_MODES = ("session", "transaction", "statement")
@@ -39,10 +41,13 @@ def check_name(value: str, option: str) -> None:
                           "63 characters at most)")
 
 
-def database_lines(databases: list[dict], host: str) -> list[str]:
-    """[databases] entries pointing at `host`; none listed means a `*` fallback to the same name."""
+def database_lines(databases: list[dict], host: str, auth_dbname: str | None = None) -> list[str]:
+    """[databases] entries pointing at `host`; none listed means a `*` fallback to the same name.
+    PgBouncer runs auth_query in a database of this section, so `auth_dbname` gets an entry too."""
     if not databases:
         return [f"* = host={host} port=5432"]
+    if auth_dbname and auth_dbname not in [entry["name"] for entry in databases]:
+        databases = list(databases) + [{"name": auth_dbname}]
     lines = []
     for entry in databases:
         check_name(entry["name"], "databases.name")
@@ -55,8 +60,10 @@ def database_lines(databases: list[dict], host: str) -> list[str]:
     return lines
 
 
-def pgbouncer_settings(p: dict, has_ca: bool) -> dict:
-    """The [pgbouncer] section as a dict: the module's fixed entries, its options, then `settings`."""
+def pgbouncer_settings(p: dict, has_ca: bool, auth_query: str | None = None) -> dict:
+    """The [pgbouncer] section as a dict: the module's fixed entries, its options, then `settings`.
+    With `auth_query`, PgBouncer looks passwords up as p['auth_user'] (logged in with the client
+    certificate it presents to the server)."""
     extra = {str(k): v for k, v in (p.get("settings") or {}).items()}
     owned = sorted(OWNED_SETTINGS & set(extra))
     if owned:
@@ -83,6 +90,10 @@ def pgbouncer_settings(p: dict, has_ca: bool) -> dict:
     }
     if has_ca:
         values["server_tls_ca_file"] = f"{CONFIG_MOUNT}/{CA_NAME}"
+    if auth_query:
+        values.update(auth_user=p["auth_user"], auth_query=auth_query, auth_dbname=p["auth_dbname"],
+                      server_tls_cert_file=f"{CONFIG_MOUNT}/{CLIENT_CERT_NAME}",
+                      server_tls_key_file=f"{CONFIG_MOUNT}/{CLIENT_KEY_NAME}")
     values.update(extra)
     return values
 
@@ -90,7 +101,7 @@ def pgbouncer_settings(p: dict, has_ca: bool) -> dict:
 def render_ini(databases: list[dict], host: str, settings: dict) -> str:
     """The whole pgbouncer.ini."""
     lines = ["# Managed by pgdock.postgres.pooler: changes here are overwritten.", "[databases]"]
-    lines += database_lines(databases, host)
+    lines += database_lines(databases, host, settings.get("auth_dbname"))
     lines += ["", "[pgbouncer]"]
     for key in settings:
         value = settings[key]

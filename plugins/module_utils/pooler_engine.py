@@ -26,16 +26,21 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg_connection impo
     find_container,
     resolve_target,
 )
+from ansible_collections.pgdock.postgres.plugins.module_utils.replica_engine import UPSTREAM_LABEL
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler_admin import PoolerAdmin
+from ansible_collections.pgdock.postgres.plugins.module_utils.pooler_auth import AUTH_QUERY, ensure_lookup, ensure_lookup_hba
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler_config import (
     ADMIN_USER,
     CA_NAME,
+    CLIENT_CERT_NAME,
+    CLIENT_KEY_NAME,
     CONFIG_MOUNT,
     INI_NAME,
     LISTEN_PORT,
     USERLIST_NAME,
     check_name,
     needs_restart,
+    parse_ini,
     parse_userlist,
     pgbouncer_settings,
     pointed_host,
@@ -74,6 +79,11 @@ POOLER_ARGUMENT_SPEC = dict(
         pool_mode=dict(type="str", choices=["session", "transaction", "statement"]),
     )),
     users=dict(type="list", elements="str", default=[]),
+    auth=dict(type="str", choices=["userlist", "auth_query"], default="userlist"),
+    auth_user=dict(type="str", default="pgdock_pooler_lookup"),
+    auth_dbname=dict(type="str", default="postgres"),
+    server_tls_cert_file=dict(type="path"),
+    server_tls_key_file=dict(type="path", no_log=False),
     pool_mode=dict(type="str", choices=["session", "transaction", "statement"], default="transaction"),
     max_client_conn=dict(type="int", default=500),
     default_pool_size=dict(type="int", default=20),
@@ -132,6 +142,11 @@ class PoolerHandle:
         """The server host its databases point at."""
         return pointed_host(read_secret(self.ini_path))
 
+    def auth_query_login(self) -> tuple[str, str] | None:
+        """(auth_dbname, auth_user) when the pooler looks passwords up with auth_query."""
+        settings = parse_ini(read_secret(self.ini_path))["pgbouncer"]
+        return (settings.get("auth_dbname") or "postgres", settings["auth_user"]) if settings.get("auth_user") else None
+
     def repoint(self, new_host: str) -> None:
         """Point every database at `new_host` and RELOAD (server connections follow once released)."""
         text = read_secret(self.ini_path) or ""
@@ -176,6 +191,8 @@ class PoolerRun:
         self._validate()
         primary = find_container(dict(self.p, container=self.p["primary"]))
         verifiers = self._user_verifiers()
+        if self.p["auth"] == "auth_query":
+            self._ensure_lookup(primary)
         password = self._admin_password()
         ini_path, userlist_path = (os.path.join(self.config_dir, n) for n in (INI_NAME, USERLIST_NAME))
         old_ini, old_userlist = read_secret(ini_path), read_secret(userlist_path)
@@ -185,11 +202,15 @@ class PoolerRun:
         verifiers[ADMIN_USER] = admin_verifier
         ca = self._ca_content()
         files = {
-            INI_NAME: render_ini(self.p["databases"], primary.name, pgbouncer_settings(self.p, ca is not None)),
+            INI_NAME: render_ini(self.p["databases"], primary.name, pgbouncer_settings(
+                self.p, ca is not None, AUTH_QUERY if self.p["auth"] == "auth_query" else None)),
             USERLIST_NAME: render_userlist(verifiers),
         }
         if ca is not None:
             files[CA_NAME] = ca
+        if self.p["auth"] == "auth_query":
+            files[CLIENT_CERT_NAME] = self._pem(self.p["server_tls_cert_file"], "server_tls_cert_file", "CERTIFICATE")
+            files[CLIENT_KEY_NAME] = self._pem(self.p["server_tls_key_file"], "server_tls_key_file", "PRIVATE KEY")
         changed_files = [n for n, c in files.items()
                          if secret_needs_write(os.path.join(self.config_dir, n), c, self.p["uid"], self.p["uid"])]
         for name in changed_files:
@@ -219,9 +240,18 @@ class PoolerRun:
         for option in ("primary", "published_port"):
             if not self.p.get(option):
                 raise PgdockError(f"{option} is required with state=present")
-        if not self.p["users"]:
+        if self.p["auth"] == "userlist" and not self.p["users"]:
             raise PgdockError("users: list the roles that connect through the pooler (their SCRAM verifiers "
-                              "are copied from pg_authid into its auth file)")
+                              "are copied from pg_authid into its auth file), or use auth: auth_query")
+        if self.p["auth"] == "auth_query":
+            if not (self.p.get("server_tls_cert_file") and self.p.get("server_tls_key_file")):
+                raise PgdockError("auth: auth_query needs server_tls_cert_file and server_tls_key_file, a client "
+                                  f"certificate with CN {self.p['auth_user']!r} from the server's CA (pgdock.postgres.tls "
+                                  "client_certs)")
+            if self.p["server_tls_sslmode"] not in ("require", "verify-ca", "verify-full"):
+                raise PgdockError("auth: auth_query logs in with a client certificate, so server_tls_sslmode must be "
+                                  "require, verify-ca or verify-full")
+            check_name(self.p["auth_user"], "auth_user")
         for user in self.p["users"]:
             check_name(user, "users")
         if ADMIN_USER in self.p["users"]:
@@ -248,6 +278,8 @@ class PoolerRun:
                 rows = {name: (password, login) for name, password, login in cur.fetchall()}
         finally:
             conn.close()
+        if not self.p["users"]:
+            return {}
         missing = [u for u in self.p["users"] if u not in rows]
         if missing:
             raise PgdockError(f"users: no role {', '.join(missing)} on {self.p['primary']!r}; create it first "
@@ -257,6 +289,34 @@ class PoolerRun:
             raise PgdockError(f"users: {', '.join(bad)} cannot log in with a SCRAM-SHA-256 password (no LOGIN, no "
                               "password or an md5 hash); set one with pgdock.postgres.role")
         return {u: rows[u][0] for u in self.p["users"]}
+
+    def _ensure_lookup(self, primary) -> None:
+        """auth_query: the lookup role and function on the primary, and its cert rule in pg_hba.conf
+        of the primary and of its standbys (one of them may be promoted by a switchover)."""
+        login = dict(self.p, login_host=None, login_port=None, login_user=None, login_password=None,
+                     login_db=self.p["auth_dbname"])
+        target = resolve_target(dict(login, container=primary.name))
+        conn = connect(target)
+        try:
+            self.actions += ensure_lookup(conn, self.p["auth_user"], self.check_mode)
+            self.actions += ensure_lookup_hba(target, conn, self.p["auth_dbname"], self.p["auth_user"], self.check_mode)
+        finally:
+            conn.close()
+        for standby in self.client.containers.list(filters={"label": f"{UPSTREAM_LABEL}={primary.name}"}):
+            target = resolve_target(dict(login, container=standby.name))
+            conn = connect(target)
+            try:
+                self.actions += ensure_lookup_hba(target, conn, self.p["auth_dbname"], self.p["auth_user"],
+                                                  self.check_mode)
+            finally:
+                conn.close()
+
+    @staticmethod
+    def _pem(path: str, option: str, kind: str) -> str:
+        content = read_secret(path)
+        if content is None or f"BEGIN {kind}" not in content and f"{kind.split()[-1]}-----" not in content:
+            raise PgdockError(f"{option}: {path} does not exist or holds no PEM {kind.lower()}")
+        return content
 
     def _admin_password(self) -> str:
         path = os.path.join(self.root, ADMIN_PASSWORD_NAME)
@@ -269,12 +329,7 @@ class PoolerRun:
 
     def _ca_content(self) -> str | None:
         path = self.p.get("server_tls_ca_file")
-        if not path:
-            return None
-        content = read_secret(path)
-        if content is None or "BEGIN CERTIFICATE" not in content:
-            raise PgdockError(f"server_tls_ca_file: {path} does not exist or holds no PEM certificate")
-        return content
+        return self._pem(path, "server_tls_ca_file", "CERTIFICATE") if path else None
 
     def _admin(self, password: str) -> PoolerAdmin:
         return PoolerAdmin(self.p["published_host_ip"] if self.p["published_host_ip"] not in ("0.0.0.0", "::")

@@ -38,6 +38,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg_control import 
     read_control_file,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg_layout import env_to_dict
+from ansible_collections.pgdock.postgres.plugins.module_utils.pooler_auth import ensure_lookup_hba
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler_engine import PoolerHandle
 from ansible_collections.pgdock.postgres.plugins.module_utils.replica_engine import (
     REPLICATION_PASSWORD_FILE,
@@ -221,7 +222,12 @@ class Switchover:
     def _prepare_target(self, target_conn, target) -> None:
         """No synchronous standby names on the target when it is promoted: its standbys join later,
         and until then a synchronous setting (copied from the old primary by the base backup) would
-        block every commit. The rejoin sets it again."""
+        block every commit. The rejoin sets it again. With auth_query, the pooler's lookup role must
+        be able to log in to the target too."""
+        lookup = self.pooler.auth_query_login()
+        if lookup is not None:
+            login = resolve_target(self._login(target.name))
+            self.actions += ensure_lookup_hba(login, target_conn, lookup[0], lookup[1], False)
         if query_one(target_conn, "show synchronous_standby_names")[0]:
             with target_conn.cursor() as cur:
                 cur.execute("alter system reset synchronous_standby_names")

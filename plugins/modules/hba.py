@@ -82,6 +82,7 @@ options:
   default_rules:
     description:
       - Use the rules of a production server instead of O(rules), in this order.
+      - C(hostssl <database> <user> <subnet> cert) for each of O(cert_logins) and each subnet, first.
       - Unix socket, C(local all postgres peer) first when the superuser is named C(postgres) (the
         image's OS user may then use psql in the container without a password), then C(local all all
         scram-sha-256). A superuser of another name has no OS user of its own, so it uses its password
@@ -108,6 +109,23 @@ options:
   replication_user:
     description: With O(default_rules), the role that streaming replicas connect as (besides the superuser).
     type: str
+  cert_logins:
+    description:
+      - With O(default_rules), roles that log in with a TLS client certificate (CN = role name) from
+        the networks, before every other rule. P(pgdock.postgres.pooler#module) with O(pgdock.postgres.pooler#module:auth=auth_query)
+        needs its lookup role here (the server role adds it).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      user:
+        description: Role name.
+        type: str
+        required: true
+      database:
+        description: Database it may connect to.
+        type: str
+        default: postgres
   extra_rules:
     description: More rules, same keys as O(rules). With O(rules) they are appended.
     type: list
@@ -212,6 +230,10 @@ def main():
         default_rules=dict(type="bool", default=False),
         require_ssl=dict(type="bool", default=True),
         replication_user=dict(type="str"),
+        cert_logins=dict(type="list", elements="dict", default=[], options=dict(
+            user=dict(type="str", required=True),
+            database=dict(type="str", default="postgres"),
+        )),
         extra_rules=dict(type="list", elements="dict", default=[], options=RULE_OPTIONS),
         extra_rules_position=dict(type="str", choices=["before_reject", "first"], default="before_reject"),
         postgres_uid=dict(type="int", default=999),

@@ -19,10 +19,16 @@ description:
     is applied with the admin console's C(RELOAD); only settings PgBouncer reads at start-up
     (C(listen_addr), C(listen_port), C(unix_socket_dir)...) restart the container. A second run with
     the same options changes nothing.
-  - "Authentication: SCRAM-SHA-256. The auth file holds the SCRAM verifiers of O(users), copied from
-    the primary's C(pg_authid); clients authenticate with SCRAM and PgBouncer logs into the server
-    with the keys of that exchange. No cleartext password is ever written. Re-run the module after a
-    password change."
+  - "Authentication is SCRAM-SHA-256 and no cleartext password is ever written. With
+    O(auth=auth_query) PgBouncer looks each client's SCRAM verifier up on the server as
+    O(auth_user), a role with no password and no privilege but EXECUTE on one SECURITY DEFINER
+    function (C(pgdock_pooler.lookup), in O(auth_dbname)) that returns the verifier of a login role
+    that is not a superuser. That role logs in with a TLS client certificate (O(server_tls_cert_file),
+    CN = O(auth_user)) through a C(hostssl ... cert) rule the module puts first in C(pg_hba.conf) of
+    the primary and of its standbys. Password changes apply at once."
+  - "With O(auth=userlist) (the default) the auth file holds the SCRAM verifiers of O(users), copied
+    from the primary's C(pg_authid); re-run the module after a password change. In both cases clients
+    authenticate with SCRAM and PgBouncer logs into the server with the keys of that exchange."
   - The module's own admin user C(pgdock_admin) exists only in PgBouncer (its verifier in the auth
     file, its password in O(secrets_dir)/admin_password, 0600 root, outside the container). It is
     what P(pgdock.postgres.switchover#module) uses to PAUSE, repoint and RESUME the pooler.
@@ -86,10 +92,31 @@ options:
         type: str
         choices: [session, transaction, statement]
   users:
-    description: Roles that connect through the pooler; each needs LOGIN and a SCRAM-SHA-256 password.
+    description:
+      - Roles whose verifiers go into the auth file; each needs LOGIN and a SCRAM-SHA-256 password.
+        Required with O(auth=userlist).
     type: list
     elements: str
     default: []
+  auth:
+    description: How PgBouncer learns the verifiers, V(userlist) (copied by the module) or V(auth_query) (looked up on the server).
+    type: str
+    choices: [userlist, auth_query]
+    default: userlist
+  auth_user:
+    description: With O(auth=auth_query), the lookup role; created by the module without a password.
+    type: str
+    default: pgdock_pooler_lookup
+  auth_dbname:
+    description: With O(auth=auth_query), the database that holds the lookup function.
+    type: str
+    default: postgres
+  server_tls_cert_file:
+    description: With O(auth=auth_query), the client certificate (PEM, CN = O(auth_user)) PgBouncer presents to the server.
+    type: path
+  server_tls_key_file:
+    description: Its private key (PEM); copied into the pooler's configuration directory (0600).
+    type: path
   pool_mode:
     description: Default pool mode.
     type: str
@@ -165,6 +192,23 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Client certificate of the lookup role, from the CA that signed the server's certificate
+  pgdock.postgres.tls:
+    ca_dir: /var/lib/pgdock/ca
+    client_certs: [pgdock_pooler_lookup]
+    client_dir: /var/lib/pgdock/pg-pooler/client
+
+- name: PgBouncer with auth_query (no password stored anywhere)
+  pgdock.postgres.pooler:
+    name: pg-pooler
+    primary: pg-primary
+    published_port: 6432
+    auth: auth_query
+    server_tls_sslmode: verify-full
+    server_tls_ca_file: /var/lib/pgdock/ca/ca.crt
+    server_tls_cert_file: /var/lib/pgdock/pg-pooler/client/pgdock_pooler_lookup.crt
+    server_tls_key_file: /var/lib/pgdock/pg-pooler/client/pgdock_pooler_lookup.key
+
 - name: PgBouncer in front of pg-primary, transaction pooling
   pgdock.postgres.pooler:
     name: pg-pooler

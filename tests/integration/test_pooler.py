@@ -137,3 +137,58 @@ def test_pooler_refuses_a_foreign_container_name(pg_server, pooler_args):
     make_app_role(server)
     res = run_module("pooler", pooler_args(server, name=server["name"]))
     assert res.failed and "not a pooler made by this module" in res["msg"], res
+
+
+def test_auth_query_looks_verifiers_up_with_a_passwordless_certificate_login(pg_server, pooler_args, tmp_path):
+    """auth_query: nothing but the admin verifier is stored; the lookup role logs in with a client
+    certificate, may only run the lookup function, and never sees a superuser's verifier."""
+    dirs = {name: tmp_path / name for name in ("secrets", "ca", "clients")}
+    tls = run_module("tls", dict(dest_dir=str(dirs["secrets"]), ca_dir=str(dirs["ca"]), common_name="srv",
+                                 subject_alt_names=["srv"], client_certs=["pgdock_pooler_lookup"],
+                                 client_dir=str(dirs["clients"])))
+    assert tls.changed and not tls.failed, tls
+    server = pg_server(18, secrets_dir=str(dirs["secrets"]), settings=tls["settings"])
+    make_app_role(server)
+    cert, key = (str(dirs["clients"] / f"pgdock_pooler_lookup.{ext}") for ext in ("crt", "key"))
+    args = pooler_args(server, users=[], auth="auth_query", server_tls_sslmode="require",
+                       server_tls_cert_file=cert, server_tls_key_file=key)
+    first = run_module("pooler", args)
+    assert first.changed and not first.failed, first
+    assert any("lookup role pgdock_pooler_lookup" in a for a in first["actions"])
+    assert any("cert" in a and "pg_hba.conf" in a for a in first["actions"])
+    assert through_pooler(args, "select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()") == [("app", True)]
+    userlist = open(os.path.join(args["secrets_dir"], "etc", "userlist.txt"), encoding="utf-8").read()
+    assert '"app"' not in userlist and '"pgdock_admin"' in userlist
+    # a password change applies at once, without running the module again
+    assert run_module("role", dict(container=server["name"], name="app", password="Changed-pw-9")).changed
+    assert through_pooler(args, "select 1", password="Changed-pw-9") == [(1,)]
+    assert not run_module("pooler", args).changed
+    # the lookup role: certificate only, nothing but the function, no superuser's verifier
+    lookup = psycopg2.connect(host="127.0.0.1", port=server["port"], user="pgdock_pooler_lookup", dbname="postgres",
+                              sslmode="require", sslcert=cert, sslkey=key)
+    lookup.autocommit = True
+    with lookup.cursor() as cur:
+        cur.execute("select count(*) from pgdock_pooler.lookup('postgres')")
+        assert cur.fetchone() == (0,)
+        cur.execute("select usename from pgdock_pooler.lookup('app')")
+        assert cur.fetchone() == ("app",)
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute("select rolpassword from pg_authid")
+    lookup.close()
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(host="127.0.0.1", port=server["port"], user="pgdock_pooler_lookup", dbname="postgres",
+                         sslmode="require", connect_timeout=5)
+    with pytest.raises(psycopg2.OperationalError, match="no such user"):
+        sql(args["published_port"], server["password"], "select 1")  # superusers do not pass the pooler
+
+
+def test_auth_query_needs_tls_and_a_certificate(pg_server, pooler_args, tmp_path):
+    server = pg_server(18)
+    make_app_role(server)
+    no_cert = run_module("pooler", pooler_args(server, users=[], auth="auth_query", server_tls_sslmode="require"))
+    assert no_cert.failed and "needs server_tls_cert_file" in no_cert["msg"], no_cert
+    pem = tmp_path / "x.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\n")
+    no_tls = run_module("pooler", pooler_args(server, users=[], auth="auth_query", server_tls_sslmode="require",
+                                              server_tls_cert_file=str(pem), server_tls_key_file=str(pem)))
+    assert no_tls.failed and "has ssl=off" in no_tls["msg"], no_tls

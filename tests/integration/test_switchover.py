@@ -188,7 +188,6 @@ def test_target_killed_before_promotion_rolls_back(cluster, docker_client):
 def test_a_transaction_longer_than_pause_timeout_aborts_and_resumes(cluster):
     """PAUSE waits for running transactions; one that outlives pause_timeout aborts the switchover,
     the pooler resumes on the old primary and nothing changes."""
-    import psycopg2
     held = psycopg2.connect(host="127.0.0.1", port=cluster["pooler_port"], user="app", password=APP_PASSWORD,
                             dbname="app")
     try:
