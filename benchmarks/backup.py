@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -23,18 +22,13 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 from ansible_runner import COLLECTIONS, ensure_collection_link, run_module  # noqa: E402  pylint: disable=wrong-import-position
+from pgclient import unused_port  # noqa: E402  pylint: disable=wrong-import-position
 
 ensure_collection_link()
 sys.path.insert(0, str(COLLECTIONS))
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup_engine import PGPASS_SCRIPT  # noqa: E402  pylint: disable=wrong-import-position
 
 FLAGS = "-Ft -Xstream --checkpoint=fast --no-password --compress=server-gzip"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def timed(action):
@@ -68,7 +62,7 @@ def main() -> int:
     try:
         server = run_module("container", dict(
             name=name, image=image, pull="never", superuser_password=password, networks=[{"name": net}],
-            secrets_dir=str(work / "secrets"), published_port=free_port(),
+            secrets_dir=str(work / "secrets"), published_port=unused_port(),
             settings={"summarize_wal": "on"} if args.major >= 17 else {}))
         assert not server.failed, server
         container = client.containers.get(name)

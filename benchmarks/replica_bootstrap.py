@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,12 +23,7 @@ from docker.types import Mount
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 from ansible_runner import run_module  # noqa: E402  (the real ansible, the checkout's collection)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from pgclient import unused_port  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def main() -> int:
@@ -46,7 +40,7 @@ def main() -> int:
     try:
         res = run_module("container", dict(
             name=primary, image=args.image, pull="never", superuser_password="bench-" + tag,
-            networks=[{"name": net}], published_port=free_port(), secrets_dir=str(tmp / "primary"),
+            networks=[{"name": net}], published_port=unused_port(), secrets_dir=str(tmp / "primary"),
             settings={"max_wal_size": "4GB", "checkpoint_timeout": "30min"}, stop_timeout=60))
         assert not res.failed, res
         start = time.monotonic()

@@ -15,44 +15,27 @@ from __future__ import annotations
 import argparse
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import docker
-import psycopg2
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from ansible_runner import run_module  # noqa: E402  (the real ansible, the checkout's collection)
+from pgclient import sql, unused_port  # noqa: E402
 from write_load import TABLE, WriterLoad  # noqa: E402
 
 APP_PASSWORD = "bench-app-pw"
 STEADY_SECONDS = 3.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def check(result):
     assert not result.failed, result
     return result
-
-
-def sql(port: int, password: str, query: str, dbname: str = "postgres"):
-    conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", password=password, dbname=dbname)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(query)
-        rows = cur.fetchall() if cur.description else None
-    conn.close()
-    return rows
 
 
 def run_load(load: WriterLoad, switch) -> tuple[dict, float]:
@@ -78,7 +61,7 @@ def main() -> int:
     net, first, second, pooler = (f"pgsw-{k}-{tag}" for k in ("net", "a", "b", "pgb"))
     tmp = Path(tempfile.mkdtemp(prefix="pgdock-bench-"))
     password = "bench-" + tag
-    ports = {first: free_port(), second: free_port(), pooler: free_port()}
+    ports = {first: unused_port(), second: unused_port(), pooler: unused_port()}
     client.networks.create(net)
     try:
         check(run_module("container", dict(
@@ -104,11 +87,11 @@ def main() -> int:
             args = dict(pooler=pooler, target=second, lock_dir=str(tmp / "locks"))
             module_result.update(check(run_module("switchover", args)))
         ours_report, ours_total = run_load(ours, pgdock_switch)
-        ours_lost = ours.missing(r[0] for r in sql(ports[second], password, f"select id from {TABLE}", "app"))
+        ours_lost = ours.missing(r[0] for r in sql(ports[second], password, f"select id from {TABLE}", dbname="app"))
         pause = module_result["timings"]["pause_total"]
 
         # naive: clients straight to the primary (now second); stop it, promote first, clients reconnect there
-        sql(ports[second], password, f"truncate {TABLE}", "app")
+        sql(ports[second], password, f"truncate {TABLE}", dbname="app")
         current = {"port": ports[second]}
         naive = WriterLoad(endpoint=lambda: ("127.0.0.1", current["port"]), user="app", password=APP_PASSWORD,
                            dbname="app", clients=args.clients, max_seconds=300)
@@ -118,7 +101,7 @@ def main() -> int:
             sql(ports[first], password, "select pg_promote(true, 60)")  # promote the standby
             current["port"] = ports[first]  # the new connection string; clients reconnect to it
         naive_report, naive_total = run_load(naive, naive_switch)
-        naive_lost = naive.missing(r[0] for r in sql(ports[first], password, f"select id from {TABLE}", "app"))
+        naive_lost = naive.missing(r[0] for r in sql(ports[first], password, f"select id from {TABLE}", dbname="app"))
 
         rows = [("failed transactions", ours_report["failed"], naive_report["failed"]),
                 ("lost acknowledged writes", len(ours_lost), len(naive_lost)),

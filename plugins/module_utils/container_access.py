@@ -38,8 +38,8 @@ def run_in(container, argv: list[str], user: str = "postgres") -> tuple[int, str
     return result.exit_code, result.output.decode("utf-8", "replace")
 
 
-def read_file(container, path: str) -> str | None:
-    """A text file from the container's file system, or None when it does not exist."""
+def read_bytes(container, path: str) -> bytes | None:
+    """A file from the container's file system (a stopped container too), or None when it does not exist."""
     try:
         stream, _stat = container.get_archive(path)
     except docker.errors.NotFound:
@@ -48,7 +48,13 @@ def read_file(container, path: str) -> str | None:
         raise PgdockError(f"reading {path} in container {container.name!r}: {exc.explanation or exc}") from None
     with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
         member = tar.getmembers()[0]
-        return tar.extractfile(member).read().decode("utf-8")
+        return tar.extractfile(member).read()
+
+
+def read_file(container, path: str) -> str | None:
+    """A text file from the container's file system, or None when it does not exist."""
+    data = read_bytes(container, path)
+    return None if data is None else data.decode("utf-8")
 
 
 def write_file(container, path: str, content: str, uid: int = 999, gid: int = 999, mode: int = 0o600) -> None:

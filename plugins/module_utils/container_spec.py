@@ -13,6 +13,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client impo
     size_in_bytes,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import spec_params
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg_layout import (
     ImageLayout,
     env_to_dict,
@@ -94,15 +95,7 @@ RECREATE_FIELDS = (
 
 def container_params(**options) -> dict:
     """Container engine parameters: the given options over the module's defaults (suboptions too)."""
-    params = {}
-    for key, spec in CONTAINER_ARGUMENT_SPEC.items():
-        value = options.pop(key, spec.get("default"))
-        if spec.get("options") and isinstance(value, dict):
-            value = {k: value.get(k, sub.get("default")) for k, sub in spec["options"].items()}
-        params[key] = value
-    if options:
-        raise PgdockError(f"unknown container options: {sorted(options)}")
-    return params
+    return spec_params(CONTAINER_ARGUMENT_SPEC, options, "container")
 
 
 def setting_value(value) -> str:

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgdock.postgres developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one call a module makes: check the Python requirements, run its engine, report the result."""
+"""The one call a module makes (check the Python requirements, run its engine, report the result),
+and a module's parameters built from its argument spec when one engine drives another."""
 
 from __future__ import annotations
 
@@ -24,3 +25,18 @@ def run_engine(module, engine, needs_docker: bool = True) -> None:
         details = getattr(exc, "details", {}) or {}
         module.fail_json(msg=str(exc), **details)
     module.exit_json(**result)
+
+
+def spec_params(spec: dict, options: dict, what: str) -> dict:
+    """Parameters as AnsibleModule would give them: `options` over the spec's defaults (suboptions
+    too); an option the spec lacks is an error naming `what`."""
+    options = dict(options)
+    params = {}
+    for key, entry in spec.items():
+        value = options.pop(key, entry.get("default"))
+        if entry.get("options") and isinstance(value, dict):
+            value = {k: value.get(k, sub.get("default")) for k, sub in entry["options"].items()}
+        params[key] = value
+    if options:
+        raise PgdockError(f"unknown {what} options: {sorted(options)}")
+    return params

@@ -117,14 +117,25 @@ def find_container(params: dict):
     return container
 
 
-def container_binding(container) -> tuple[str, int]:
-    """(host address, port) that publishes the container's 5432 on the Docker host."""
-    bindings = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(CONTAINER_PORT)
+def container_binding(container, port: str = CONTAINER_PORT) -> tuple[str, int]:
+    """(host address, port) that publishes the container's `port` (5432/tcp) on the Docker host."""
+    bindings = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(port)
     if not bindings or not bindings[0].get("HostPort"):
-        raise PgdockError(f"container: {container.name!r} publishes no port for 5432; publish one "
+        raise PgdockError(f"container: {container.name!r} publishes no port for {port.split('/')[0]}; publish one "
                           "(published_port) or give login_host/login_port")
-    host_ip = bindings[0].get("HostIp") or "127.0.0.1"
-    return ("127.0.0.1" if host_ip in ("0.0.0.0", "::") else host_ip), int(bindings[0]["HostPort"])
+    return reachable_address(bindings[0].get("HostIp")), int(bindings[0]["HostPort"])
+
+
+def reachable_address(host_ip: str | None) -> str:
+    """Where this host reaches a port published on `host_ip` (a wildcard binding answers on 127.0.0.1)."""
+    return "127.0.0.1" if not host_ip or host_ip in ("0.0.0.0", "::") else host_ip
+
+
+def container_login(params: dict, container: str, dbname: str = "postgres") -> dict:
+    """The module's params with the login options cleared, so that resolve_target takes host, port,
+    superuser and password from the pgdock container `container`."""
+    return dict(params, container=container, login_host=None, login_port=None, login_user=None,
+                login_password=None, login_db=dbname)
 
 
 def container_secrets_dir(container) -> str | None:

@@ -7,12 +7,11 @@ with pg_controldata in a helper container when the file's layout is not one this
 
 from __future__ import annotations
 
-import io
 import re
 import struct
-import tarfile
 from dataclasses import dataclass
 
+from ansible_collections.pgdock.postgres.plugins.module_utils.container_access import read_bytes
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 
 # pg_control_version of the layouts below (PostgreSQL 13-16: 1300, 17: 1700, 18: 1800). The first
@@ -72,10 +71,9 @@ def parse_controldata_output(text: str) -> ControlData:
 
 
 def read_control_file(container, pgdata: str) -> bytes | None:
-    """global/pg_control from a (stopped) container's file system; None when absent."""
+    """global/pg_control from a (stopped) container's file system; None when it cannot be read
+    (the caller then falls back to pg_controldata)."""
     try:
-        stream, _stat = container.get_archive(f"{pgdata}/global/pg_control")
-    except Exception:  # pylint: disable=broad-except  # docker's NotFound/APIError: caller falls back
+        return read_bytes(container, f"{pgdata}/global/pg_control")
+    except PgdockError:
         return None
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        return tar.extractfile(tar.getmembers()[0]).read()

@@ -23,7 +23,10 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client impo
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg_connection import (
     connect,
+    container_binding,
+    container_login,
     find_container,
+    reachable_address,
     resolve_target,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.replica_engine import UPSTREAM_LABEL
@@ -121,12 +124,13 @@ class PoolerHandle:
             raise PgdockError(f"pooler: container {container.name!r} is not a pooler made by pgdock.postgres.pooler")
         self.ini_path = os.path.join(self.config_dir, INI_NAME)
         password = read_secret(os.path.join(os.path.dirname(self.config_dir), ADMIN_PASSWORD_NAME))
-        binding = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(CONTAINER_PORT) or [{}]
-        if not password or not binding[0].get("HostPort"):
+        try:
+            address = container_binding(container, CONTAINER_PORT)
+        except PgdockError:
+            address = None
+        if not password or address is None:
             raise PgdockError(f"pooler: {container.name!r} lacks its admin password file or published port")
-        host = binding[0].get("HostIp") or "127.0.0.1"
-        self.admin = PoolerAdmin("127.0.0.1" if host in ("0.0.0.0", "::") else host,
-                                 int(binding[0]["HostPort"]), password)
+        self.admin = PoolerAdmin(*address, password)
 
     @classmethod
     def find(cls, client, name: str) -> "PoolerHandle":
@@ -264,9 +268,7 @@ class PoolerRun:
 
     def _user_verifiers(self) -> dict:
         """SCRAM verifiers of the listed roles, read from pg_authid on the primary."""
-        target = resolve_target(dict(self.p, container=self.p["primary"], login_host=None, login_port=None,
-                                     login_user=None, login_password=None, login_db="postgres"))
-        conn = connect(target)
+        conn = connect(resolve_target(container_login(self.p, self.p["primary"])))
         try:
             with conn.cursor() as cur:
                 cur.execute("select pg_is_in_recovery()")
@@ -293,9 +295,7 @@ class PoolerRun:
     def _ensure_lookup(self, primary) -> None:
         """auth_query: the lookup role and function on the primary, and its cert rule in pg_hba.conf
         of the primary and of its standbys (one of them may be promoted by a switchover)."""
-        login = dict(self.p, login_host=None, login_port=None, login_user=None, login_password=None,
-                     login_db=self.p["auth_dbname"])
-        target = resolve_target(dict(login, container=primary.name))
+        target = resolve_target(container_login(self.p, primary.name, self.p["auth_dbname"]))
         conn = connect(target)
         try:
             self.actions += ensure_lookup(conn, self.p["auth_user"], self.check_mode)
@@ -303,7 +303,7 @@ class PoolerRun:
         finally:
             conn.close()
         for standby in self.client.containers.list(filters={"label": f"{UPSTREAM_LABEL}={primary.name}"}):
-            target = resolve_target(dict(login, container=standby.name))
+            target = resolve_target(container_login(self.p, standby.name, self.p["auth_dbname"]))
             conn = connect(target)
             try:
                 self.actions += ensure_lookup_hba(target, conn, self.p["auth_dbname"], self.p["auth_user"],
@@ -332,8 +332,7 @@ class PoolerRun:
         return self._pem(path, "server_tls_ca_file", "CERTIFICATE") if path else None
 
     def _admin(self, password: str) -> PoolerAdmin:
-        return PoolerAdmin(self.p["published_host_ip"] if self.p["published_host_ip"] not in ("0.0.0.0", "::")
-                           else "127.0.0.1", self.p["published_port"], password)
+        return PoolerAdmin(reachable_address(self.p["published_host_ip"]), self.p["published_port"], password)
 
     # -- the container -------------------------------------------------------------------------------
     def _networks(self, primary) -> list[str]:

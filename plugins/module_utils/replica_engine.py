@@ -34,6 +34,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client impo
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg_connection import (
     connect,
+    container_login,
     container_secrets_dir,
     container_superuser_password,
     find_container,
@@ -65,6 +66,34 @@ REPLICATION_PGPASS = "replication.pgpass"
 SUPERUSER_PGPASS = "superuser.pgpass"
 SLOT_RE = re.compile(r"^[a-z0-9_]{1,63}$")
 STANDBY_KEYS = ("primary_conninfo", "primary_slot_name")
+
+# The replica module's options (without the Docker connection options), also for engines that run a
+# replica themselves (the switchover's rejoin).
+REPLICA_ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    primary=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent", "rejoined"], default="present"),
+    image=dict(type="str"),
+    cascade_from=dict(type="str"),
+    synchronous=dict(type="bool", default=False),
+    slot=dict(type="bool", default=True),
+    slot_name=dict(type="str"),
+    replication_user=dict(type="str", default="replicator"),
+    replication_password=dict(type="str", no_log=True),
+    max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),
+    rebuild=dict(type="bool", default=False),
+    remove_volume=dict(type="bool", default=False),
+    data_volume=dict(type="str"),
+    networks=dict(type="list", elements="dict", options=dict(
+        name=dict(type="str", required=True),
+        aliases=dict(type="list", elements="str", default=[]),
+    )),
+    published_port=dict(type="int"),
+    settings=dict(type="dict", default={}),
+    secrets_dir=dict(type="path"),
+    stop_timeout=dict(type="int", default=120),
+    wait_timeout=dict(type="int", default=300),
+)
 
 
 # -- pure helpers ----------------------------------------------------------------------------------
@@ -529,8 +558,7 @@ class ReplicaRun:
             raise PgdockError(f"{option}: {exc}") from None
 
     def _login(self, container_name: str) -> dict:
-        return dict(self.p, container=container_name, login_host=None, login_port=None,
-                    login_user=None, login_password=None, login_db="postgres")
+        return container_login(self.p, container_name)
 
     @staticmethod
     def _in_recovery(conn) -> bool:

@@ -27,8 +27,10 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client impo
     managed_labels,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import spec_params
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg_connection import (
     connect,
+    container_login,
     container_secrets_dir,
     resolve_target,
 )
@@ -41,6 +43,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg_layout import e
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler_auth import ensure_lookup_hba
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler_engine import PoolerHandle
 from ansible_collections.pgdock.postgres.plugins.module_utils.replica_engine import (
+    REPLICA_ARGUMENT_SPEC,
     REPLICATION_PASSWORD_FILE,
     SYNC_LABEL,
     ReplicaRun,
@@ -129,8 +132,7 @@ class Switchover:
         return container
 
     def _login(self, name: str) -> dict:
-        return dict(self.p, container=name, login_host=None, login_port=None, login_user=None,
-                    login_password=None, login_db="postgres", ssl_mode="prefer", connect_timeout=5)
+        return dict(container_login(self.p, name), ssl_mode="prefer", connect_timeout=5)
 
     def _connect(self, name: str):
         return connect(resolve_target(self._login(name)))
@@ -356,14 +358,12 @@ class Switchover:
 
     def _rejoin(self, old, target) -> dict:
         password = self._replication_password(old, target)
-        params = dict(
-            name=old.name, primary=target.name, state="rejoined", image=None, cascade_from=None,
-            synchronous=target.labels.get(SYNC_LABEL) == "true", slot=True, slot_name=None,
-            replication_user=self.p["replication_user"], replication_password=password, max_lag_bytes=16 * 1024 * 1024,
-            rebuild=False, remove_volume=False, data_volume=None, networks=None, published_port=None, settings={},
-            secrets_dir=container_secrets_dir(old), stop_timeout=self.p["stop_timeout"],
-            wait_timeout=self.p["wait_timeout"], docker_host=self.p.get("docker_host"),
-            docker_timeout=self.p.get("docker_timeout"))
+        params = spec_params(REPLICA_ARGUMENT_SPEC, dict(
+            name=old.name, primary=target.name, state="rejoined",
+            synchronous=target.labels.get(SYNC_LABEL) == "true", replication_user=self.p["replication_user"],
+            replication_password=password, secrets_dir=container_secrets_dir(old),
+            stop_timeout=self.p["stop_timeout"], wait_timeout=self.p["wait_timeout"]), "replica")
+        params.update(docker_host=self.p.get("docker_host"), docker_timeout=self.p.get("docker_timeout"))
         result = ReplicaRun(params, False, self.warn).run()
         self.actions += [f"rejoin: {a}" for a in result["actions"]]
         self._drop_stale_slot(old.name, slot_name_for(target.name))

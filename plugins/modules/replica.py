@@ -193,37 +193,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
-from ansible_collections.pgdock.postgres.plugins.module_utils.replica_engine import ensure_replica
+from ansible_collections.pgdock.postgres.plugins.module_utils.replica_engine import REPLICA_ARGUMENT_SPEC, ensure_replica
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        primary=dict(type="str", required=True),
-        state=dict(type="str", choices=["present", "absent", "rejoined"], default="present"),
-        image=dict(type="str"),
-        cascade_from=dict(type="str"),
-        synchronous=dict(type="bool", default=False),
-        slot=dict(type="bool", default=True),
-        slot_name=dict(type="str"),
-        replication_user=dict(type="str", default="replicator"),
-        replication_password=dict(type="str", no_log=True),
-        max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),
-        rebuild=dict(type="bool", default=False),
-        remove_volume=dict(type="bool", default=False),
-        data_volume=dict(type="str"),
-        networks=dict(type="list", elements="dict", options=dict(
-            name=dict(type="str", required=True),
-            aliases=dict(type="list", elements="str", default=[]),
-        )),
-        published_port=dict(type="int"),
-        settings=dict(type="dict", default={}),
-        secrets_dir=dict(type="path"),
-        stop_timeout=dict(type="int", default=120),
-        wait_timeout=dict(type="int", default=300),
-        **DOCKER_COMMON_ARGS,
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=dict(REPLICA_ARGUMENT_SPEC, **DOCKER_COMMON_ARGS), supports_check_mode=True)
     run_engine(module, ensure_replica)
 
 

@@ -4,10 +4,11 @@ cleanup of everything a test created."""
 from __future__ import annotations
 
 import secrets
-import socket
 
 import docker
 import pytest
+
+from pgclient import unused_port
 
 IMAGE_REPO = "pgdock-test/postgres"
 PGBOUNCER_IMAGE = "pgdock-test/pgbouncer:latest"
@@ -47,7 +48,7 @@ def unique():
 @pytest.fixture
 def free_port():
     """A TCP port free on 127.0.0.1 right now."""
-    return _free_port()
+    return unused_port()
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ def pg_server(unique, cleanup, tmp_path_factory, pg_image, docker_client):
         password = options.pop("superuser_password", "Srv-pw-" + secrets.token_hex(8))
         args = dict(name=name, image=pg_image(major), pull="never", superuser_password=password,
                     networks=[{"name": network, "aliases": ["primary"]}], secrets_dir=str(secrets_dir),
-                    published_port=_free_port(), stop_timeout=30, wait_timeout=120)
+                    published_port=unused_port(), stop_timeout=30, wait_timeout=120)
         args.update(options)
         result = run_module("container", args)
         assert result.changed and not result.failed, result
@@ -107,9 +108,3 @@ def pg_server(unique, cleanup, tmp_path_factory, pg_image, docker_client):
                     superuser=args.get("superuser", "postgres"), secrets_dir=args["secrets_dir"],
                     module_args=args, result=result)
     return _start
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -1,7 +1,8 @@
-"""SQL from the tests to servers and poolers published on 127.0.0.1."""
+"""SQL from the tests (and benchmarks) to servers and poolers published on 127.0.0.1, and free ports there."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import psycopg2
@@ -33,3 +34,10 @@ def wait_until(predicate, timeout: float = 60, what: str = "condition"):
             last_error = exc
         time.sleep(0.2)
     raise AssertionError(f"{what} not reached within {timeout} s (last error: {last_error})")
+
+
+def unused_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import docker
@@ -10,7 +9,7 @@ import psycopg2
 import pytest
 
 from ansible_runner import run_module
-from pgclient import sql
+from pgclient import sql, unused_port
 
 
 @pytest.fixture
@@ -19,18 +18,12 @@ def replica_args(cleanup, free_port, tmp_path_factory):
     def _args(primary: dict, name: str, **over) -> dict:
         cleanup["containers"].append(name)
         cleanup["volumes"].append(f"{name}-data")
-        args = dict(name=name, primary=primary["name"], published_port=free_port_now(),
+        args = dict(name=name, primary=primary["name"], published_port=unused_port(),
                     secrets_dir=str(tmp_path_factory.mktemp(name) / "secrets"), stop_timeout=30,
                     wait_timeout=180, max_lag_bytes=0)
         args.update(over)
         return args
     return _args
-
-
-def free_port_now() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("major", [15, 18])

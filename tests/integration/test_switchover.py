@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import socket
 import sys
 import threading
 import time
@@ -17,7 +16,7 @@ import pytest
 
 from ansible_runner import run_module
 from conftest import PGBOUNCER_IMAGE
-from pgclient import sql, wait_until
+from pgclient import sql, unused_port, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from write_load import TABLE, WriterLoad  # noqa: E402
@@ -32,7 +31,7 @@ def cluster(pg_server, cleanup, free_port, tmp_path_factory, unique):
     standby = primary["name"] + "-s1"
     cleanup["containers"].append(standby)
     cleanup["volumes"].append(f"{standby}-data")
-    standby_port = free_port_now()
+    standby_port = unused_port()
     standby_args = dict(name=standby, primary=primary["name"], published_port=standby_port,
                         secrets_dir=str(tmp_path_factory.mktemp(standby) / "secrets"), stop_timeout=30,
                         wait_timeout=180)
@@ -53,12 +52,6 @@ def cluster(pg_server, cleanup, free_port, tmp_path_factory, unique):
                 standby=standby, standby_port=standby_port, standby_args=standby_args,
                 pooler=pooler, pooler_port=free_port, password=primary["password"], lock_dir=lock_dir,
                 ports={primary["name"]: primary["port"], standby: standby_port})
-
-
-def free_port_now() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load_through(cluster: dict, clients: int = 4) -> WriterLoad:
