@@ -51,6 +51,10 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg_connection impo
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg_layout import env_to_dict, layout_of_image
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication_setup import allows_replication
+from ansible_collections.pgdock.postgres.plugins.module_utils.wal_archive_command import (
+    ARCHIVE_COMMAND,
+    CommandArchiver,
+)
 
 try:
     from docker.types import Mount
@@ -171,8 +175,7 @@ class BackupEngine:
         if not self.check_mode and self.repo.ensure_layout():
             self.actions.append(f"create repository layout in {self.repo.root}")
         if self.p.get("archive") is not None:
-            result["archive"] = WalArchiver(client, server, self.repo, self.actions, self.check_mode).ensure(
-                self.p["archive"])
+            result["archive"] = self._archive(client, server)
             result["changed"] = bool(self.actions)
         if self.p.get("kind"):
             result.update(self._backup(client, server))
@@ -181,6 +184,25 @@ class BackupEngine:
         result["changed"] = result.get("changed") or bool(result.get("pruned", {}).get("backups")) or bool(
             result.get("pruned", {}).get("wal"))
         return result
+
+    def _archive(self, client, server: Server) -> dict:
+        """Archiving as asked (archive, archive_method); the other method is turned off."""
+        stream = WalArchiver(client, server, self.repo, self.actions, self.check_mode)
+        command = CommandArchiver(server, self.repo, self.actions, self.check_mode, self.p["archive_timeout"],
+                                  self.p["allow_restart"])
+        if not self.p["archive"]:
+            stream.ensure(False)
+            command.disable()
+            return {"enabled": False, "method": None, "container": None}
+        if self.p["archive_method"] == "stream":
+            command.disable()
+            return dict(stream.ensure(True), method="stream")
+        command.enable()
+        if stream.ensure(False)["removed"] and not self.check_mode:
+            adopt_files(self.repo.wal_dir)
+        arrived = None if self.check_mode else check_arrival(server, self.repo.wal_dir, command.failure_details)
+        return {"enabled": True, "method": "command", "container": None, "checked_segment": arrived,
+                "archive_command": ARCHIVE_COMMAND, "archive_timeout": self.p["archive_timeout"]}
 
     def _prune(self) -> dict:
         """Apply the retention policy: delete the backups it does not keep, then old WAL."""
@@ -389,12 +411,14 @@ class WalArchiver:
     def ensure(self, wanted: bool) -> dict:
         existing = get_or_none(self.client.containers, self.name, "container")
         if not wanted:
+            removed = existing is not None
             if existing is not None:
                 self._act(f"remove WAL archiver container {self.name}", existing.remove, force=True, v=True)
             if self.server.sql(f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{ARCHIVE_SLOT}'"):
+                removed = True
                 self._act(f"drop replication slot {ARCHIVE_SLOT}", self.server.sql,
                           f"SELECT pg_drop_replication_slot('{ARCHIVE_SLOT}')")
-            return {"enabled": False, "container": None}
+            return {"enabled": False, "container": None, "removed": removed}
         if existing is not None and (existing.attrs.get("Image") != self.server.image_id
                                      or existing.status != "running"):
             self._act(f"remove outdated or stopped WAL archiver container {self.name}", existing.remove,
@@ -407,7 +431,7 @@ class WalArchiver:
                       f"(SELECT 1 FROM pg_replication_slots WHERE slot_name = '{ARCHIVE_SLOT}')")
             self._act(f"start WAL archiver container {self.name} (pg_receivewal into {self.repo.wal_dir})",
                       self._create)
-        arrived = None if self.check_mode else self._check_arrival()
+        arrived = None if self.check_mode else check_arrival(self.server, self.repo.wal_dir, self._failure_details)
         return {"enabled": True, "container": self.name, "checked_segment": arrived}
 
     def _act(self, description: str, action, *args, **kwargs):
@@ -426,19 +450,36 @@ class WalArchiver:
             labels=managed_labels({ARCHIVER_LABEL: self.server.name}), detach=True,
             log_config={"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}})
 
-    def _check_arrival(self) -> str:
-        """Switch WAL and wait until the finished segment is in the repository."""
-        # the segment of the record just written (pg_current_wal_lsn, the write position, can still
-        # sit on the boundary of a switch and name the previous, already archived segment)
-        segment = self.server.value("SELECT pg_walfile_name(pg_logical_emit_message(false, 'pgdock', 'archive check'))")
-        self.server.sql("SELECT pg_switch_wal()")
-        path = os.path.join(self.repo.wal_dir, segment)
-        deadline = time.monotonic() + ARCHIVE_CHECK_TIMEOUT
-        while not os.path.exists(path):
-            if time.monotonic() > deadline:
-                archiver = get_or_none(self.client.containers, self.name, "container")
-                raise PgdockError(f"WAL segment {segment} did not arrive in {self.repo.wal_dir} within "
-                                  f"{ARCHIVE_CHECK_TIMEOUT} s after a switch; see 'logs' of {self.name}",
-                                  logs=log_tail(archiver) if archiver is not None else [])
-            time.sleep(0.5)
-        return segment
+    def _failure_details(self) -> str:
+        archiver = get_or_none(self.client.containers, self.name, "container")
+        tail = log_tail(archiver) if archiver is not None else []
+        return f"see 'docker logs {self.name}'" + (f" (last: {tail[-1]})" if tail else "")
+
+
+def check_arrival(server: Server, wal_dir: str, failure_details) -> str:
+    """Switch WAL and wait until the finished segment is in wal_dir; its name.
+
+    failure_details() says why in the error message when it does not arrive in time."""
+    # the segment of the record just written (pg_current_wal_lsn, the write position, can still
+    # sit on the boundary of a switch and name the previous, already archived segment)
+    segment = server.value("SELECT pg_walfile_name(pg_logical_emit_message(false, 'pgdock', 'archive check'))")
+    server.sql("SELECT pg_switch_wal()")
+    path = os.path.join(wal_dir, segment)
+    deadline = time.monotonic() + ARCHIVE_CHECK_TIMEOUT
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise PgdockError(f"WAL segment {segment} did not arrive in {wal_dir} within "
+                              f"{ARCHIVE_CHECK_TIMEOUT} s after a switch; {failure_details()}",
+                              logs=log_tail(server.container))
+        time.sleep(0.5)
+    return segment
+
+
+def adopt_files(directory: str) -> None:
+    """Give the files of a directory to the directory's owner (what the root sidecar left behind,
+    for the server's archive_command to compare)."""
+    info = os.stat(directory)
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        os.chown(path, info.st_uid, info.st_gid)
+        os.chmod(path, 0o600)

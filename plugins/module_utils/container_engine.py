@@ -63,6 +63,12 @@ def ensure_container(module) -> dict:
     return ContainerEngine(module.params, module.check_mode, module._diff, module.warn).run()
 
 
+def make_private_dir(path: str, uid: int) -> None:
+    """Create a directory (and its parents) with mode 0700, owned by uid:uid."""
+    os.makedirs(path, mode=0o700)
+    os.chown(path, uid, uid)
+
+
 class ContainerEngine:
     """One run of the module: compare, plan, apply (unless check mode), report.
 
@@ -139,6 +145,7 @@ class ContainerEngine:
         if existing is None and initialised is False and self.p.get("restore_from"):
             restore = self._plan_restore(layout)
         self._ensure_password(initialised, restore)
+        self._ensure_wal_archive_dir()
         container = existing
         if existing is None:
             if restore is not None:
@@ -210,6 +217,17 @@ class ContainerEngine:
             )
         found = parse_probe(output.decode("utf-8", "replace"))
         return check_volume_fits(layout, self.p["data_volume"], self.p["image"], found)
+
+    def _ensure_wal_archive_dir(self) -> None:
+        """The wal_archive_dir on the host, owned by the server's uid (its archive_command writes there)."""
+        path, uid = self.p.get("wal_archive_dir"), self.p["postgres_uid"]
+        if not path:
+            return
+        if not os.path.isdir(path):
+            self._do(f"create WAL archive directory {path} (owner uid {uid}, mode 0700)", make_private_dir, path, uid)
+        elif os.stat(path).st_uid != uid:
+            self._do(f"give WAL archive directory {path} to uid {uid} (the server's archive_command writes there)",
+                     os.chown, path, uid, uid)
 
     def _ensure_password(self, initialised: bool | None, restore: dict | None = None) -> None:
         password = self.p.get("superuser_password")
@@ -284,7 +302,7 @@ class ContainerEngine:
 
     def _restore_volume(self, image, layout, restore: dict) -> None:
         fill_volume(self.client, restore["repo"], image.id, layout, self.p["data_volume"], self.p["name"],
-                    restore["chain"], restore["recovery"])
+                    restore["chain"], restore["recovery"], archiving=bool(self.p.get("wal_archive_dir")))
 
     def _finish_restore(self, container, layout, restore: dict) -> dict:
         """End of recovery, recovery settings reset, a sanity query; then whether the password

@@ -23,6 +23,8 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg_layout import (
 SECRETS_MOUNT = "/run/secrets/pgdock"
 PASSWORD_FILE_NAME = "superuser_password"
 INITDB_SCRIPTS_MOUNT = "/docker-entrypoint-initdb.d"
+# where the server's archive_command copies WAL to (the backup repository's wal/, wal_archive_dir)
+WAL_ARCHIVE_MOUNT = "/pgdock-wal-archive"
 CONTAINER_PORT = "5432/tcp"
 CONTAINER_LABEL = "org.pgdock.container"
 # Where a server sits in a replication topology. The replica and switchover engines set them; they
@@ -75,6 +77,7 @@ CONTAINER_ARGUMENT_SPEC = dict(
     log_max_file=dict(type="int", default=5),
     settings=dict(type="dict", default={}),
     init_scripts_dir=dict(type="path"),
+    wal_archive_dir=dict(type="path"),
     env=dict(type="dict", default={}),
     labels=dict(type="dict", default={}),
     wait=dict(type="bool", default=True),
@@ -141,6 +144,9 @@ def validate_options(p: dict) -> None:
         raise PgdockError(f"memory: {p['memory']!r} is too small to run PostgreSQL (at least 32m)")
     if p.get("cpus") is not None and p["cpus"] <= 0:
         raise PgdockError(f"cpus: must be more than 0, got {p['cpus']}")
+    archive_dir = p.get("wal_archive_dir")
+    if archive_dir is not None and (not archive_dir.startswith("/") or ":" in archive_dir):
+        raise PgdockError(f"wal_archive_dir: {archive_dir!r} must be an absolute host path without ':'")
     port = p.get("published_port")
     if port is not None and not 1 <= port <= 65535:
         raise PgdockError(f"published_port: {port} is not a TCP port (1-65535)")
@@ -176,6 +182,8 @@ def desired_spec(p: dict, layout: ImageLayout, image_attrs: dict, secrets_dir: s
     ]
     if p.get("init_scripts_dir"):
         mounts.append(f"bind:{p['init_scripts_dir']}:{INITDB_SCRIPTS_MOUNT}:ro")
+    if p.get("wal_archive_dir"):
+        mounts.append(f"bind:{p['wal_archive_dir']}:{WAL_ARCHIVE_MOUNT}:rw")
     ports = {}
     if p.get("published_port"):
         ports[CONTAINER_PORT] = f"{p['published_host_ip']}:{p['published_port']}"
@@ -296,7 +304,18 @@ def inherited_params(container_attrs: dict, image_attrs: dict | None) -> dict:
     binding = next(iter(actual["ports"].values()), None)
     if binding:
         params["published_host_ip"] = binding.rsplit(":", 1)[0]
+    archive_dir = wal_archive_source(container_attrs)
+    if archive_dir:
+        params["wal_archive_dir"] = archive_dir
     return params
+
+
+def wal_archive_source(container_attrs: dict) -> str | None:
+    """Host directory mounted at WAL_ARCHIVE_MOUNT (wal_archive_dir), if any."""
+    for mount in container_attrs.get("Mounts") or []:
+        if mount.get("Destination") == WAL_ARCHIVE_MOUNT and mount.get("Type") == "bind":
+            return mount.get("Source")
+    return None
 
 
 def _own_items(items: dict, from_image: dict) -> dict:

@@ -126,8 +126,9 @@ class RestoreEngine:
             self.actions.append(f"create and start container {self.p['name']}")
             return {"changed": True, "actions": self.actions, "backup": label}
         password = self._superuser_password(label)
+        archiving = bool((self.p.get("container_options") or {}).get("wal_archive_dir"))
         fill_volume(self.client, self.repo, image.id, layout, volume_name, self.p["name"], chain, recovery,
-                    clear=True)
+                    clear=True, archiving=archiving)
         container = self._start(image_name, volume_name, label, password)
         return self._verify(container, label, chain, recovery)
 

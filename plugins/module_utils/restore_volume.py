@@ -108,10 +108,11 @@ def check_archive_reaches(repo, settings: dict, target_lsn: int | None, target_t
                           f"segment {last} ends at {int_to_lsn(end)}); recovery would end before the target")
 
 
-def extract_script(layout, chain_length: int, recovery: dict | None, clear: bool) -> str:
+def extract_script(layout, chain_length: int, recovery: dict | None, clear: bool, archiving: bool = False) -> str:
     """The helper's shell script: backup directories in "$@", the recovery settings in
     $PGDOCK_RECOVERY. `clear` empties the volume first; without it a PGDATA that is not empty is
-    refused (exit 4), so nothing is ever written over."""
+    refused (exit 4), so nothing is ever written over. Without `archiving` (the new container mounts
+    no WAL archive), archive_mode is turned off: a copy must not archive as the backed-up server."""
     vol, pgdata = layout.volume_path, layout.pgdata
     scratch, wal = posixpath.join(vol, SCRATCH_DIR), posixpath.join(vol, RESTORE_WAL_DIR)
     script = EXTRACT_SCRIPT
@@ -136,15 +137,18 @@ def extract_script(layout, chain_length: int, recovery: dict | None, clear: bool
                    '[ -e "${f%.partial}" ] || mv "$f" "${f%.partial}"; rm -f "$f"; done; '
                    f'printf "%s\\n" "$PGDOCK_RECOVERY" >> {pgdata}/postgresql.auto.conf; '
                    f'touch {pgdata}/recovery.signal; ')
+    if not archiving:
+        script += f'echo "archive_mode = \'off\'" >> {pgdata}/postgresql.auto.conf; '
     script += f'chown -R 999:999 {vol}; chmod 0700 {pgdata}'
     return script if clear else script + '; trap - EXIT'
 
 
 def fill_volume(client, repo, image_id: str, layout, volume_name: str, owner: str, chain: list[dict],
-                recovery: dict | None, clear: bool = False) -> None:
+                recovery: dict | None, clear: bool = False, archiving: bool = False) -> None:
     """Extract the chain into the data volume (created, labelled for container `owner`, when
-    missing), with the archived WAL and recovery settings when `recovery` is given. A volume created
-    here is removed again when the extraction fails."""
+    missing), with the archived WAL and recovery settings when `recovery` is given; archive_mode off
+    unless `archiving` (see extract_script). A volume created here is removed again when the
+    extraction fails."""
     volume = get_or_none(client.volumes, volume_name, "volume")
     created = volume is None
     if created:
@@ -155,7 +159,7 @@ def fill_volume(client, repo, image_id: str, layout, volume_name: str, owner: st
     mounts = [Mount(REPO_MOUNT, repo.root, type="bind", read_only=True),
               Mount(layout.volume_path, volume_name, type="volume")]
     try:
-        run_helper(client, image_id, extract_script(layout, len(chain), recovery, clear), mounts,
+        run_helper(client, image_id, extract_script(layout, len(chain), recovery, clear, archiving), mounts,
                    f"extracting backup {chain[-1]['id']}", env=env, args=dirs)
     except PgdockError as exc:
         if created:

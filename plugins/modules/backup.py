@@ -68,12 +68,37 @@ options:
   archive:
     description:
       - V(true) archives WAL continuously into the repository's C(wal/) and checks that a switched
-        WAL segment arrives there. A sidecar container C(<container>-wal-archiver) of the server's
-        image runs C(pg_receivewal) on the server's network through the replication slot
-        C(pgdock_wal_archive), so no WAL is lost while it is down (the server keeps it; watch its disk).
-      - V(false) removes the sidecar and the slot. Not given, archiving is left as it is.
+        WAL segment arrives there (see O(archive_method)).
+      - V(false) turns archiving into the repository off (the sidecar and its slot, or the settings
+        this module set). Not given, archiving is left as it is.
       - Can be combined with O(kind), or given alone.
     type: bool
+  archive_method:
+    description:
+      - V(command) sets C(archive_mode=on), C(archive_command) and C(archive_timeout) with ALTER SYSTEM;
+        the server copies each finished segment into C(/pgdock-wal-archive), where the container must
+        mount the repository's C(wal/) (O(pgdock.postgres.container#module:wal_archive_dir)); the copy
+        goes under a temporary name, is flushed and renamed, and an identical segment already there is
+        accepted. Turning C(archive_mode) on or off takes a restart (O(allow_restart)) unless the
+        container already starts with it (its O(pgdock.postgres.container#module:settings)). A standby
+        made from the server copies the settings and archives once promoted.
+      - V(stream) needs no mount and no restart. A sidecar container C(<container>-wal-archiver) of the
+        server's image runs C(pg_receivewal) on the server's network through the replication slot
+        C(pgdock_wal_archive), so no WAL is lost while it is down (the server keeps it; watch its disk).
+      - Switching method turns the other one off.
+    type: str
+    choices: [command, stream]
+    default: command
+  archive_timeout:
+    description:
+      - With O(archive_method=command), seconds after which the server switches to a new WAL segment
+        when there was activity, so that the archive is never further behind.
+    type: int
+    default: 60
+  allow_restart:
+    description: Let the module restart the server container (once, a clean shutdown) when C(archive_mode) must change.
+    type: bool
+    default: false
   prune:
     description:
       - Apply O(retention) after the backup, or alone. The backups it does not keep are deleted
@@ -134,11 +159,26 @@ EXAMPLES = r"""
     kind: logical
     databases: [app, billing]
 
-- name: Continuous WAL archiving for point-in-time recovery
+- name: The server, mounting the repository's wal/ and starting with archive_mode on
+  pgdock.postgres.container:
+    name: pg-primary
+    networks: [{name: pgdock-net}]
+    wal_archive_dir: /srv/pgdock-backups/pg-primary/wal
+    settings:
+      archive_mode: true
+
+- name: Continuous WAL archiving (archive_command) for point-in-time recovery
   pgdock.postgres.backup:
     container: pg-primary
     repository: /srv/pgdock-backups/pg-primary
     archive: true
+
+- name: Continuous WAL archiving without a mount or a restart (pg_receivewal sidecar)
+  pgdock.postgres.backup:
+    container: pg-legacy
+    repository: /srv/pgdock-backups/pg-legacy
+    archive: true
+    archive_method: stream
 
 - name: Apply seed 002's retention tiers
   pgdock.postgres.backup:
@@ -187,10 +227,13 @@ pruned:
   returned: with O(prune)
   type: dict
 archive:
-  description: With O(archive), whether archiving is on, the sidecar's name and the WAL segment whose arrival was checked.
+  description:
+    - With O(archive), whether archiving is on, its method, the WAL segment whose arrival was checked,
+      and the sidecar's name (V(stream)) or the archive_command and archive_timeout set (V(command)).
   returned: when O(archive) is given
   type: dict
-  sample: {enabled: true, container: pg-primary-wal-archiver, checked_segment: "000000010000000000000003"}
+  sample: {enabled: true, method: command, container: null, checked_segment: "000000010000000000000003",
+           archive_command: "f=/pgdock-wal-archive/%f; ...", archive_timeout: 60}
 actions:
   description: What was done (or would be done in check mode), in order.
   returned: when a backup was asked for (O(kind))
@@ -214,6 +257,9 @@ def main():
         databases=dict(type="list", elements="str"),
         force=dict(type="bool", default=False),
         archive=dict(type="bool"),
+        archive_method=dict(type="str", choices=["command", "stream"], default="command"),
+        archive_timeout=dict(type="int", default=60),
+        allow_restart=dict(type="bool", default=False),
         prune=dict(type="bool", default=False),
         retention=dict(type="dict", default={}, options=dict(
             keep_all_days=dict(type="int", default=14),

@@ -179,6 +179,18 @@ options:
   init_scripts_dir:
     description: Host directory mounted read-only at C(/docker-entrypoint-initdb.d); run once at initialisation.
     type: path
+  wal_archive_dir:
+    description:
+      - Host directory that the server's C(archive_command) copies WAL segments into, bind-mounted
+        read-write at C(/pgdock-wal-archive). Give the C(wal/) directory of a
+        P(pgdock.postgres.backup#module) repository; that module (O(pgdock.postgres.backup#module:archive=true)) then sets
+        C(archive_mode), C(archive_command) and C(archive_timeout).
+      - Created when missing; owned by O(postgres_uid) with mode 0700. Only this directory is mounted,
+        not the rest of the repository.
+      - Replicas made from this server (P(pgdock.postgres.replica#module)) mount the same directory, so
+        the server promoted by a switchover archives into it.
+      - A change recreates the container.
+    type: path
   env:
     description: Extra environment of the container. E(POSTGRES_PASSWORD) is refused; passwords go in files.
     type: dict
@@ -206,6 +218,8 @@ options:
       - Without O(restore_from.backup), the newest full backup (with its incremental chain) of the
         image's major version is restored. When the repository is missing or holds no such backup, an
         empty cluster is initialised as without this option; the module warns and says so in RV(actions).
+      - Without O(wal_archive_dir), the restored server starts with C(archive_mode=off); with it, it
+        archives there on its new timeline as the backed-up server did.
       - The restore is the one of P(pgdock.postgres.restore#module). Every file of the chain is checked
         against its C(SHA256SUMS) and each extracted backup with C(pg_verifybackup); a chain is
         combined with C(pg_combinebackup); archived WAL in the repository is replayed

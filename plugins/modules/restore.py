@@ -118,7 +118,10 @@ options:
     description: Physical restore; host directory of the new container's password file.
     type: path
   container_options:
-    description: Physical restore; further options of P(pgdock.postgres.container#module) for the new container (memory, settings, ...).
+    description:
+      - Physical restore; further options of P(pgdock.postgres.container#module) for the new container (memory, settings, ...).
+      - Without C(wal_archive_dir) among them, the restored server starts with C(archive_mode=off), so a copy
+        never archives WAL as the backed-up server did; with it, it archives there on its new timeline.
     type: dict
     default: {}
   wait_timeout:

@@ -128,18 +128,21 @@ def test_backup_of_another_password_or_a_corrupt_file(
 
 def test_archived_wal_is_replayed_after_the_backup(pg_server, docker_client, pg_image, free_port, tmp_path, unique,
                                                    cleanup):
-    server = pg_server(17)
-    cleanup["containers"].append(server["name"] + "-wal-archiver")
     repo = tmp_path / "repo"
+    server = pg_server(17, wal_archive_dir=str(repo / "wal"))
     psql(docker_client, server, "CREATE TABLE t AS SELECT generate_series(1, 100) AS i")
-    archiving = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True))
+    archiving = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True,
+                                          allow_restart=True))
     assert archiving.changed and not archiving.failed, archiving
     assert backup(server, repo, "full").changed
     psql(docker_client, server, "INSERT INTO t SELECT generate_series(101, 300)")
     checked = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True))
     assert not checked.failed and checked["archive"]["checked_segment"], checked
 
-    args = new_container(server, repo, unique, cleanup, pg_image, free_port, tmp_path, 17)
+    server_container = docker_client.containers.get(server["name"])
+    server_container.stop()  # the new server takes its place, archiving into the same wal/
+    args = new_container(server, repo, unique, cleanup, pg_image, free_port, tmp_path, 17,
+                         wal_archive_dir=str(repo / "wal"))
     result = run_module("container", args)
     assert result.changed and not result.failed, result
     assert [a for a in result["actions"] if a.startswith("replay archived WAL")], result["actions"]
@@ -152,4 +155,12 @@ def test_archived_wal_is_replayed_after_the_backup(pg_server, docker_client, pg_
         time.sleep(0.1)
     assert psql(docker_client, restored, "SELECT current_setting('restore_command')") == ""
     assert "restore_command" not in psql(docker_client, restored, "SELECT string_agg(name, ',') FROM pg_file_settings")
+    # it archives as the backed-up server did (archive_mode from its postgresql.auto.conf), on its
+    # new timeline: the history file of timeline 2 is in the repository
+    assert psql(docker_client, restored, "SHOW archive_mode") == "on"
+    for _attempt in range(100):
+        if (repo / "wal" / "00000002.history").is_file():
+            break
+        time.sleep(0.2)
+    assert (repo / "wal" / "00000002.history").is_file(), sorted(p.name for p in (repo / "wal").iterdir())
     assert run_module("container", args)["actions"] == []

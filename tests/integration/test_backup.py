@@ -143,13 +143,142 @@ def test_full_filesystem_leaves_nothing_partial(pg_server, docker_client, tmp_pa
         subprocess.run(["umount", "-l", str(repo)], check=False)
 
 
+def archive_settings(docker_client, server: dict) -> str:
+    return psql(docker_client, server, "SELECT string_agg(setting, '|' ORDER BY name) FROM pg_settings "
+                                       "WHERE name IN ('archive_mode', 'archive_timeout')")
+
+
+def auto_conf_archive_settings(docker_client, server: dict) -> str:
+    return psql(docker_client, server, "SELECT count(*) FROM pg_file_settings "
+                                       "WHERE sourcefile LIKE '%auto.conf' AND name LIKE 'archive%'")
+
+
+def started_at(docker_client, server: dict) -> str:
+    return docker_client.containers.get(server["name"]).attrs["State"]["StartedAt"]
+
+
+@pytest.mark.parametrize("major", MAJORS)
+def test_archive_command_copies_switched_segments_into_the_repository(pg_server, docker_client, tmp_path, major):
+    repo = tmp_path / "repo"
+    server = pg_server(major, wal_archive_dir=str(repo / "wal"))
+    assert (repo / "wal").stat().st_uid == 999 and (repo / "wal").stat().st_mode & 0o777 == 0o700
+    args = dict(container=server["name"], repository=str(repo), archive=True, archive_timeout=30)
+
+    refused = run_module("backup", args)  # archive_mode off: a restart is needed and not allowed
+    assert refused.failed and "allow_restart" in refused["msg"] and "nothing was changed" in refused["msg"], refused
+    assert auto_conf_archive_settings(docker_client, server) == "0"
+    args["allow_restart"] = True
+    check = run_module("backup", args, check=True)
+    assert check.changed and not check.failed and archive_settings(docker_client, server) == "off|0", check
+
+    before = started_at(docker_client, server)
+    first = run_module("backup", args)
+    assert first.changed and not first.failed, first
+    assert started_at(docker_client, server) != before and "restart it" in " ".join(first["actions"])
+    assert first["archive"]["method"] == "command" and first["archive"]["container"] is None
+    assert archive_settings(docker_client, server) == "on|30"
+    segment = first["archive"]["checked_segment"]
+    archived = repo / "wal" / segment
+    assert archived.stat().st_size == 16 * 1024 * 1024 and archived.stat().st_uid == 999
+    assert not list((repo / "wal").glob("*.tmp"))
+    assert psql(docker_client, server, "SELECT failed_count FROM pg_stat_archiver") == "0"
+    assert not docker_client.containers.list(all=True, filters={"name": server["name"] + "-wal-archiver"})
+
+    before = started_at(docker_client, server)
+    again = run_module("backup", args)
+    assert not again.changed and again["archive"]["checked_segment"] > segment, again
+    assert started_at(docker_client, server) == before
+
+    # the archive_command itself: a new name is copied whole; a name archived again (a retry after a
+    # crash) is accepted when identical and refused when different
+    container = docker_client.containers.get(server["name"])
+    command = psql(docker_client, server, "SHOW archive_command")
+
+    def archive(source: str, name: str) -> int:
+        return container.exec_run(["sh", "-c", command.replace("%p", source).replace("%f", name)],
+                                  user="postgres").exit_code
+    assert container.exec_run(["sh", "-c", f"cp /pgdock-wal-archive/{segment} /tmp/same && "
+                                           "head -c 16777216 /dev/urandom > /tmp/other"], user="postgres").exit_code == 0
+    assert archive("/tmp/same", segment) == 0
+    assert archive("/tmp/other", segment) != 0
+    assert archive("/tmp/other", "00000001FFFFFFFF000000FF") == 0
+    assert (repo / "wal" / "00000001FFFFFFFF000000FF").stat().st_size == 16 * 1024 * 1024
+    (repo / "wal" / "00000001FFFFFFFF000000FF").unlink()
+    assert not list((repo / "wal").glob("*.tmp"))
+
+    off = run_module("backup", dict(args, archive=False))
+    assert off.changed and not off.failed, off
+    assert archive_settings(docker_client, server) == "off|0" and auto_conf_archive_settings(docker_client, server) == "0"
+    assert not run_module("backup", dict(args, archive=False)).changed
+
+
+def test_archive_command_needs_no_restart_when_the_container_starts_with_archive_mode(
+        pg_server, docker_client, tmp_path, cleanup):
+    repo = tmp_path / "repo"
+    server = pg_server(17, wal_archive_dir=str(repo / "wal"), settings={"archive_mode": "on"})
+    assert not run_module("container", server["module_args"]).changed  # the mount is compared, unchanged
+    before = started_at(docker_client, server)
+    args = dict(container=server["name"], repository=str(repo), archive=True)
+    first = run_module("backup", args)
+    assert first.changed and not first.failed and "reload" in " ".join(first["actions"]), first
+    assert started_at(docker_client, server) == before
+    assert (repo / "wal" / first["archive"]["checked_segment"]).is_file()
+    # archive_mode comes from the command line: only the container can turn it off
+    off = run_module("backup", dict(args, archive=False, allow_restart=True))
+    assert off.failed and "command line" in off["msg"], off
+    assert psql(docker_client, server, "SHOW archive_command") == first["archive"]["archive_command"]
+
+    # a replica mounts the same directory and has the settings: once promoted, it archives there
+    replica = server["name"] + "-r"
+    cleanup["containers"].append(replica)
+    cleanup["volumes"].append(f"{replica}-data")
+    made = run_module("replica", dict(name=replica, primary=server["name"], secrets_dir=str(tmp_path / "r-secrets"),
+                                      stop_timeout=30, wait_timeout=180))
+    assert made.changed and not made.failed, made
+    mounts = docker_client.containers.get(replica).attrs["Mounts"]
+    assert any(m["Destination"] == "/pgdock-wal-archive" and m["Source"] == str(repo / "wal") for m in mounts), mounts
+    assert psql(docker_client, dict(server, name=replica), "SHOW archive_command") == first["archive"]["archive_command"]
+
+
+def test_archive_command_refuses_a_server_that_does_not_mount_the_repository(pg_server, docker_client, tmp_path):
+    repo = tmp_path / "repo"
+    server = pg_server(18)
+    refused = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True,
+                                        allow_restart=True))
+    assert refused.failed and "wal_archive_dir" in refused["msg"] and "archive_method: stream" in refused["msg"], refused
+    other = pg_server(18, wal_archive_dir=str(tmp_path / "elsewhere"))
+    refused = run_module("backup", dict(container=other["name"], repository=str(repo), archive=True,
+                                        allow_restart=True))
+    assert refused.failed and str(tmp_path / "elsewhere") in refused["msg"], refused
+    for each in (server, other):
+        assert archive_settings(docker_client, each) == "off|0"
+
+
+def test_switching_from_stream_to_command_removes_the_sidecar(pg_server, docker_client, tmp_path, cleanup):
+    repo = tmp_path / "repo"
+    server = pg_server(17, wal_archive_dir=str(repo / "wal"))
+    cleanup["containers"].append(server["name"] + "-wal-archiver")
+    args = dict(container=server["name"], repository=str(repo), archive=True, allow_restart=True)
+    streamed = run_module("backup", dict(args, archive_method="stream"))
+    assert streamed.changed and not streamed.failed, streamed
+    switched = run_module("backup", args)
+    assert switched.changed and not switched.failed, switched
+    assert not docker_client.containers.list(all=True, filters={"name": server["name"] + "-wal-archiver"})
+    assert psql(docker_client, server, "SELECT count(*) FROM pg_replication_slots") == "0"
+    assert all(p.stat().st_uid == 999 for p in (repo / "wal").iterdir())
+    assert switched["archive"]["checked_segment"] > streamed["archive"]["checked_segment"]
+    assert psql(docker_client, server, "SELECT failed_count FROM pg_stat_archiver") == "0"
+    back = run_module("backup", dict(args, archive_method="stream"))
+    assert back.changed and not back.failed and auto_conf_archive_settings(docker_client, server) == "0", back
+
+
 @pytest.mark.parametrize("major", MAJORS)
 def test_wal_archiving_streams_into_the_repository(pg_server, docker_client, tmp_path, cleanup, major):
     server = pg_server(major)
     repo = tmp_path / "repo"
     archiver = server["name"] + "-wal-archiver"
     cleanup["containers"].append(archiver)
-    args = dict(container=server["name"], repository=str(repo), archive=True)
+    args = dict(container=server["name"], repository=str(repo), archive=True, archive_method="stream")
     check = run_module("backup", args, check=True)
     assert check.changed and not check.failed, check
     first = run_module("backup", args)
@@ -166,9 +295,8 @@ def test_wal_archiving_streams_into_the_repository(pg_server, docker_client, tmp
 
 
 def test_prune_on_real_backups_keeps_the_newest_full_and_its_wal(pg_server, docker_client, tmp_path, cleanup):
-    server = pg_server(17)
     repo = tmp_path / "repo"
-    cleanup["containers"].append(server["name"] + "-wal-archiver")
+    server = pg_server(17, wal_archive_dir=str(repo / "wal"), settings={"archive_mode": "on"})
     assert not run_module("backup", dict(container=server["name"], repository=str(repo), archive=True)).failed
     first = backup(server, repo, "full")["backup"]
     logical = backup(server, repo, "logical")["backup"]
@@ -190,12 +318,11 @@ def test_prune_on_real_backups_keeps_the_newest_full_and_its_wal(pg_server, dock
     assert not run_module("backup", args).changed
 
 
-def test_role_schedules_jobs_that_work(pg_server, tmp_path, cleanup):
-    server = pg_server(17)
+def test_role_schedules_jobs_that_work(pg_server, docker_client, tmp_path):
     repo = tmp_path / "repo"
-    cleanup["containers"].append(server["name"] + "-wal-archiver")
+    server = pg_server(17, wal_archive_dir=str(repo / "wal"))
     role_vars = dict(pgdock_hosts="localhost", pgdock_backup_container=server["name"],
-                     pgdock_backup_repository=str(repo))
+                     pgdock_backup_repository=str(repo), pgdock_backup_allow_restart=True)
     playbook = REPO_PLAYBOOKS / "backup.yml"
     proc = run_playbook(playbook, extra_vars=role_vars)
     assert proc.returncode == 0 and playbook_stats(proc)["localhost"]["failures"] == 0, proc.stdout[-3000:]
@@ -211,6 +338,7 @@ def test_role_schedules_jobs_that_work(pg_server, tmp_path, cleanup):
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert [b["kind"] for b in catalogue(repo)] == ["full"]
         assert any((repo / "wal").iterdir())
+        assert psql(docker_client, server, "SHOW archive_mode") == "on"
     finally:
         proc = run_playbook(playbook, extra_vars=dict(role_vars, pgdock_backup_state="absent"))
         assert proc.returncode == 0, proc.stdout[-3000:]
@@ -238,6 +366,7 @@ def test_role_writes_systemd_timers_that_work(pg_server, tmp_path, cleanup):
     prefix = f"pgdock-backup-{server['name']}"
     role_vars = dict(pgdock_hosts="localhost", pgdock_backup_container=server["name"],
                      pgdock_backup_repository=str(repo), pgdock_backup_scheduler="systemd",
+                     pgdock_backup_archive_method="stream",
                      pgdock_backup_systemctl=False, pgdock_backup_systemd_dir=str(units))
     playbook = REPO_PLAYBOOKS / "backup.yml"
 

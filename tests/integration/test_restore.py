@@ -77,14 +77,13 @@ def test_existing_volume_needs_force(pg_server, tmp_path, unique, cleanup, docke
 @pytest.mark.parametrize("major", MAJORS)
 def test_point_in_time_gives_exactly_the_rows_committed_by_then(
         pg_server, docker_client, tmp_path, unique, cleanup, major):
-    settings = {"summarize_wal": "on"} if major >= 17 else {}
-    server = pg_server(major, settings=settings)
-    cleanup["containers"].append(server["name"] + "-wal-archiver")
+    settings = {"summarize_wal": "on", "archive_mode": "on"} if major >= 17 else {"archive_mode": "on"}
     repo = tmp_path / "repo"
+    server = pg_server(major, settings=settings, wal_archive_dir=str(repo / "wal"))
     psql(docker_client, server, "CREATE TABLE t (i int, at timestamptz DEFAULT clock_timestamp())")
     psql(docker_client, server, "INSERT INTO t SELECT generate_series(1, 100)")
     archiving = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True))
-    assert archiving.changed and not archiving.failed, archiving
+    assert archiving.changed and not archiving.failed and archiving["archive"]["method"] == "command", archiving
     full = backup(server, repo, "full")
     assert full.changed and not full.failed, full
     psql(docker_client, server, "INSERT INTO t SELECT generate_series(101, 200)")
@@ -106,6 +105,8 @@ def test_point_in_time_gives_exactly_the_rows_committed_by_then(
     assert count(docker_client, restored) == 300
     assert psql(docker_client, restored, "SELECT pg_is_in_recovery()") == "f"
     assert psql(docker_client, restored, "SELECT max(i) FROM t") == "300"
+    # a copy without the WAL archive mount does not archive as the backed-up server
+    assert psql(docker_client, restored, "SHOW archive_mode") == "off"
 
 
 @pytest.mark.parametrize("major", MAJORS)
@@ -117,7 +118,8 @@ def test_wal_position_gives_exactly_the_rows_committed_before_it(
     repo = tmp_path / "repo"
     psql(docker_client, server, "CREATE TABLE t (i int)")
     psql(docker_client, server, "INSERT INTO t SELECT generate_series(1, 100)")
-    archiving = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True))
+    archiving = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True,
+                                          archive_method="stream"))
     assert archiving.changed and not archiving.failed, archiving
     full = backup(server, repo, "full")
     assert full.changed and not full.failed, full
@@ -132,7 +134,8 @@ def test_wal_position_gives_exactly_the_rows_committed_before_it(
     later = backup(server, repo, "full")  # ends after the target: the restore must not pick it
     assert later.changed and not later.failed, later
     psql(docker_client, server, "INSERT INTO t SELECT generate_series(401, 500)")
-    checked = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True))
+    checked = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True,
+                                        archive_method="stream"))
     assert not checked.failed and checked["archive"]["checked_segment"], checked
 
     name, result = restore(server, repo, unique, cleanup, target_lsn=lsn.lower())

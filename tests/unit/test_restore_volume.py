@@ -129,3 +129,9 @@ def test_extraction_never_writes_over_a_cluster_unless_asked():
     cleared = extract_script(LAYOUT_17, 1, None, clear=True)
     assert cleared.startswith("extract()") and "find /var/lib/postgresql/data -mindepth 1 -delete" in cleared
     assert "trap" not in cleared and "pg_combinebackup" not in cleared and "recovery.signal" not in cleared
+
+
+def test_a_copy_without_the_archive_mount_turns_archive_mode_off():
+    line = "echo \"archive_mode = 'off'\" >> /var/lib/postgresql/18/docker/postgresql.auto.conf"
+    assert line in extract_script(LAYOUT_18, 1, None, clear=True)
+    assert "archive_mode" not in extract_script(LAYOUT_18, 1, None, clear=True, archiving=True)
