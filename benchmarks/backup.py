@@ -1,10 +1,12 @@
 """Benchmark of pgdock.postgres.backup / restore against the raw tools, on a pgbench database.
 
-    .venv/bin/python benchmarks/backup.py [--scale 70] [--major 17]
+    .venv/bin/python benchmarks/backup.py [--scale 70] [--major 17] [--rounds 3]
 
 In one run: full backup through the module vs raw pg_basebackup with the same flags; restore through
 the module vs raw extract + start; incremental after 1% of rows changed vs full (time and bytes).
-Prints each pair and its ratio; the goal is module/raw <= 1.10 for backup and for restore.
+Backups and restores run in pairs (a CHECKPOINT before each backup, the order alternating) and the
+medians are compared. Prints each pair and its ratio; the goal is module/raw <= 1.10 for backup and
+for restore. Also prints the floor: what a module call that does nothing costs (ansible start-up).
 Everything it creates is named pgdt-bench-* and removed at the end.
 """
 
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 import docker
 
@@ -49,6 +52,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=70)
     parser.add_argument("--major", type=int, default=17)
+    parser.add_argument("--rounds", type=int, default=3, help="pairs of backups and of restores, order alternating")
     args = parser.parse_args()
     client = docker.from_env()
     token = secrets.token_hex(3)
@@ -56,8 +60,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="pgdt-bench-"))
     image = f"pgdock-test/postgres:{args.major}"
     password = "bench-" + secrets.token_hex(8)
-    created = {"containers": [name, name + "-m", name + "-raw"], "volumes": [f"{name}-data", f"{name}-m-data",
-                                                                             f"{name}-raw-data"]}
+    created = {"containers": [name], "volumes": [f"{name}-data"]}
     client.networks.create(net)
     try:
         server = run_module("container", dict(
@@ -71,34 +74,74 @@ def main() -> int:
         assert code == 0, out.decode()
         repo = work / "repo"
 
-        module_full, result = timed(lambda: run_module("backup", dict(container=name, repository=str(repo),
-                                                                      kind="full")))
-        assert not result.failed, result
-        full_bytes = result["backup"]["bytes"]
-        raw_dir = work / "raw"
-        raw_dir.mkdir()
-        raw_script = PGPASS_SCRIPT + f"cd /out && pg_basebackup -h {name} -U postgres -D . {FLAGS} && gzip -1 pg_wal.tar"
-        raw_full = timed(lambda: client.containers.run(
-            image, entrypoint=["sh", "-c"], command=["set -e; " + raw_script], user="0", network=net, remove=True,
-            environment={"PGUSER": "postgres"},
-            volumes={str(raw_dir): {"bind": "/out"}, str(work / "secrets"): {"bind": "/run/secrets/pgdock", "mode": "ro"}}))[0]
-        report("full backup", module_full, raw_full)
+        def checkpoint() -> None:  # every timed backup starts from a clean buffer cache, none pays for another
+            code, out = container.exec_run(["psql", "-Xq", "-c", "CHECKPOINT"], user="postgres")
+            assert code == 0, out.decode()
 
-        module_restore, result = timed(lambda: run_module("restore", dict(
-            repository=str(repo), name=name + "-m", networks=[{"name": net}], superuser_password=password,
-            secrets_dir=str(work / "secrets-m"))))
-        assert not result.failed, result
-        raw_restore = timed(lambda: raw_extract_and_start(client, image, net, name + "-raw", raw_dir))[0]
-        report("restore (extract, start, consistent)", module_restore, raw_restore)
+        def module_full() -> dict:
+            result = run_module("backup", dict(container=name, repository=str(repo), kind="full", force=True))
+            assert not result.failed, result
+            return result
+
+        def raw_full(directory: Path) -> None:
+            directory.mkdir()
+            script = PGPASS_SCRIPT + f"cd /out && pg_basebackup -h {name} -U postgres -D . {FLAGS} && gzip -1 pg_wal.tar"
+            client.containers.run(
+                image, entrypoint=["sh", "-c"], command=["set -e; " + script], user="0", network=net, remove=True,
+                environment={"PGUSER": "postgres"},
+                volumes={str(directory): {"bind": "/out"}, str(work / "secrets"): {"bind": "/run/secrets/pgdock", "mode": "ro"}})
+
+        def module_restore(target: str) -> None:
+            created["containers"].append(target)
+            created["volumes"].append(f"{target}-data")
+            result = run_module("restore", dict(repository=str(repo), name=target, networks=[{"name": net}],
+                                                superuser_password=password, secrets_dir=str(work / f"secrets-{target}")))
+            assert not result.failed, result
+
+        def raw_restore(target: str, directory: Path) -> None:
+            created["containers"].append(target)
+            created["volumes"].append(f"{target}-data")
+            raw_extract_and_start(client, image, net, target, directory)
+
+        floor = median([timed(lambda: run_module("backup", dict(repository=str(repo), list=True)))[0]
+                        for _round in range(args.rounds)])
+        times = {"module full": [], "raw full": [], "module restore": [], "raw restore": []}
+        full_bytes = 0
+        for number in range(args.rounds):  # alternate which goes first
+            order = ("module", "raw") if number % 2 == 0 else ("raw", "module")
+            for who in order:
+                checkpoint()
+                if who == "module":
+                    seconds, result = timed(module_full)
+                    full_bytes = result["backup"]["bytes"]
+                else:
+                    seconds = timed(lambda: raw_full(work / f"raw{number}"))[0]
+                times[f"{who} full"].append(seconds)
+            for who in order:
+                if who == "module":
+                    seconds = timed(lambda: module_restore(f"{name}-m{number}"))[0]
+                else:
+                    seconds = timed(lambda: raw_restore(f"{name}-raw{number}", work / f"raw{number}"))[0]
+                times[f"{who} restore"].append(seconds)
+                target = f"{name}-m{number}" if who == "module" else f"{name}-raw{number}"
+                client.containers.get(target).remove(force=True)
+                client.volumes.get(f"{target}-data").remove(force=True)
+        for what, values in times.items():
+            print(f"{what:<16} runs {' '.join(f'{v:6.2f}' for v in values)} s   median {median(values):6.2f} s")
+        report("full backup (medians)", median(times["module full"]), median(times["raw full"]))
+        report("restore: extract, start, consistent (medians)", median(times["module restore"]), median(times["raw restore"]))
+        print(f"{'floor: a module call that does nothing':<44} module {floor:10.2f} s   (ansible start-up, docker "
+              "connection; median of the list=true calls)")
 
         if args.major >= 17:
             code, out = container.exec_run(["psql", "-Xq", "-c", "UPDATE pgbench_accounts SET abalance = abalance + 1 "
                                             "WHERE aid % 100 = 0"], user="postgres")
             assert code == 0, out.decode()
+            checkpoint()
             inc_time, inc = timed(lambda: run_module("backup", dict(container=name, repository=str(repo),
                                                                     kind="incremental")))
             assert not inc.failed, inc
-            report("incremental after 1% changed vs full: time", inc_time, module_full)
+            report("incremental after 1% changed vs full: time", inc_time, median(times["module full"]))
             report("incremental after 1% changed vs full: bytes", inc["backup"]["bytes"] / 1e6, full_bytes / 1e6, "MB")
         return 0
     finally:
