@@ -194,6 +194,9 @@ class BackupEngine:
             stream.ensure(False)
             command.disable()
             return {"enabled": False, "method": None, "container": None}
+        if server.value("SELECT pg_is_in_recovery()") == "t":
+            raise PgdockError(f"archive: {server.name!r} is a standby; archive from its primary (a standby made "
+                              "from a primary with archive_method command archives into the same wal/ once promoted)")
         if self.p["archive_method"] == "stream":
             command.disable()
             return dict(stream.ensure(True), method="stream")

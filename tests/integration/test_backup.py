@@ -235,6 +235,8 @@ def test_archive_command_needs_no_restart_when_the_container_starts_with_archive
     made = run_module("replica", dict(name=replica, primary=server["name"], secrets_dir=str(tmp_path / "r-secrets"),
                                       stop_timeout=30, wait_timeout=180))
     assert made.changed and not made.failed, made
+    on_standby = run_module("backup", dict(container=replica, repository=str(repo), archive=True))
+    assert on_standby.failed and "is a standby" in on_standby["msg"], on_standby
     mounts = docker_client.containers.get(replica).attrs["Mounts"]
     assert any(m["Destination"] == "/pgdock-wal-archive" and m["Source"] == str(repo / "wal") for m in mounts), mounts
     assert psql(docker_client, dict(server, name=replica), "SHOW archive_command") == first["archive"]["archive_command"]
