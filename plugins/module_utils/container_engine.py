@@ -43,6 +43,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.restore_volume imp
     recovery_settings,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.secret_files import (
+    make_private_dir,
     read_secret,
     remove_secret_dir,
     secret_needs_write,
@@ -61,12 +62,6 @@ DEFAULT_SECRETS_ROOT = "/var/lib/pgdock"
 def ensure_container(module) -> dict:
     """Entry point of the `container` module."""
     return ContainerEngine(module.params, module.check_mode, module._diff, module.warn).run()
-
-
-def make_private_dir(path: str, uid: int) -> None:
-    """Create a directory (and its parents) with mode 0700, owned by uid:uid."""
-    os.makedirs(path, mode=0o700)
-    os.chown(path, uid, uid)
 
 
 class ContainerEngine:
@@ -224,7 +219,7 @@ class ContainerEngine:
         if not path:
             return
         if not os.path.isdir(path):
-            self._do(f"create WAL archive directory {path} (owner uid {uid}, mode 0700)", make_private_dir, path, uid)
+            self._do(f"create WAL archive directory {path} (owner uid {uid}, mode 0700)", make_private_dir, path, uid, uid)
         elif os.stat(path).st_uid != uid:
             self._do(f"give WAL archive directory {path} to uid {uid} (the server's archive_command writes there)",
                      os.chown, path, uid, uid)

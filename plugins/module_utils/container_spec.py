@@ -39,6 +39,15 @@ CONTAINER_NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 FORBIDDEN_ENV = ("POSTGRES_PASSWORD",)
 
+
+def networks_option() -> dict:
+    """The argument spec of a server's `networks` option (name, aliases), the same in every module."""
+    return dict(type="list", elements="dict", options=dict(
+        name=dict(type="str", required=True),
+        aliases=dict(type="list", elements="str", default=[]),
+    ))
+
+
 # The container module's options (without the Docker connection options), for the module and for
 # engines that drive the container engine themselves (see container_params).
 CONTAINER_ARGUMENT_SPEC = dict(
@@ -55,10 +64,7 @@ CONTAINER_ARGUMENT_SPEC = dict(
     initdb_args=dict(type="str", default="--auth-host=scram-sha-256 --data-checksums"),
     secrets_dir=dict(type="path"),
     postgres_uid=dict(type="int", default=999),
-    networks=dict(type="list", elements="dict", options=dict(
-        name=dict(type="str", required=True),
-        aliases=dict(type="list", elements="str", default=[]),
-    )),
+    networks=networks_option(),
     published_port=dict(type="int"),
     published_host_ip=dict(type="str", default="127.0.0.1"),
     healthcheck=dict(type="dict", default={}, options=dict(

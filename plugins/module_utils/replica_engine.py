@@ -22,6 +22,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec imp
     SECRETS_MOUNT,
     container_params,
     inherited_params,
+    networks_option,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import (
     connect as docker_connect,
@@ -84,10 +85,7 @@ REPLICA_ARGUMENT_SPEC = dict(
     rebuild=dict(type="bool", default=False),
     remove_volume=dict(type="bool", default=False),
     data_volume=dict(type="str"),
-    networks=dict(type="list", elements="dict", options=dict(
-        name=dict(type="str", required=True),
-        aliases=dict(type="list", elements="str", default=[]),
-    )),
+    networks=networks_option(),
     published_port=dict(type="int"),
     settings=dict(type="dict", default={}),
     secrets_dir=dict(type="path"),

@@ -31,13 +31,18 @@ def secret_needs_write(path: str, content: str, uid: int, gid: int, mode: int = 
     return (st.st_uid, st.st_gid, st.st_mode & 0o777) != (uid, gid, mode)
 
 
+def make_private_dir(directory: str, uid: int, gid: int) -> None:
+    """Create the directory (and parents) when missing; owner uid:gid, mode 0700."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.chown(directory, uid, gid)
+    os.chmod(directory, 0o700)
+
+
 def write_secret(path: str, content: str, uid: int, gid: int, mode: int = 0o600) -> None:
     """Write `content` to `path` atomically with the given owner and mode (directory 0700 too)."""
     directory = os.path.dirname(path)
     try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        os.chown(directory, uid, gid)
-        os.chmod(directory, 0o700)
+        make_private_dir(directory, uid, gid)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
         try:
             os.fchmod(fd, mode)

@@ -212,6 +212,7 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec import networks_option
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
 from ansible_collections.pgdock.postgres.plugins.module_utils.restore_engine import restore
@@ -229,10 +230,7 @@ def main():
         data_volume=dict(type="str"),
         force=dict(type="bool", default=False),
         image=dict(type="str"),
-        networks=dict(type="list", elements="dict", options=dict(
-            name=dict(type="str", required=True),
-            aliases=dict(type="list", elements="str", default=[]),
-        )),
+        networks=networks_option(),
         published_port=dict(type="int"),
         published_host_ip=dict(type="str", default="127.0.0.1"),
         superuser_password=dict(type="str", no_log=True),

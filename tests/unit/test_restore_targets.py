@@ -3,16 +3,10 @@ target picks, and the checks made before anything is created."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.backup_repository import (
-    Repository,
-    parse_lsn,
-    write_label,
-    write_sums,
-)
+from backup_fixtures import add_backup as add_catalogued
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup_repository import Repository, parse_lsn
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.restore_engine import RestoreEngine
 
@@ -21,13 +15,7 @@ SEGMENT = 16 * 1024 * 1024
 
 def add_backup(repo: Repository, backup_id: str, stop_time: str, stop_lsn: str, kind: str = "full",
                parent=None) -> None:
-    directory = repo.backup_dir(kind, backup_id)
-    os.makedirs(directory)
-    with open(os.path.join(directory, "base.tar.gz"), "wb") as handle:
-        handle.write(backup_id.encode())
-    write_sums(directory)
-    write_label(directory, dict(kind=kind, id=backup_id, parent=parent, stop_time=stop_time,
-                                start_lsn=stop_lsn, stop_lsn=stop_lsn))
+    add_catalogued(repo, backup_id, stop_time, kind, parent, start_lsn=stop_lsn, stop_lsn=stop_lsn)
 
 
 @pytest.fixture

@@ -7,11 +7,8 @@ import os
 
 import pytest
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.backup_repository import (
-    Repository,
-    write_label,
-    write_sums,
-)
+from backup_fixtures import add_backup as add_catalogued
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup_repository import Repository
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_engine import ContainerEngine
 from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec import container_params
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
@@ -24,13 +21,7 @@ LAYOUT_18 = ImageLayout(18, "/var/lib/postgresql/18/docker", "/var/lib/postgresq
 
 def add_backup(repo: Repository, backup_id: str, stop_time: str, major: int, kind: str = "full",
                parent=None) -> None:
-    directory = repo.backup_dir(kind, backup_id)
-    os.makedirs(directory)
-    with open(os.path.join(directory, "base.tar.gz"), "wb") as handle:
-        handle.write(backup_id.encode())
-    write_sums(directory)
-    write_label(directory, dict(kind=kind, id=backup_id, parent=parent, stop_time=stop_time, major=major,
-                                server="pg-old", superuser="postgres"))
+    add_catalogued(repo, backup_id, stop_time, kind, parent, major=major, server="pg-old", superuser="postgres")
 
 
 @pytest.fixture
