@@ -29,7 +29,7 @@ from pgclient import unused_port  # noqa: E402  pylint: disable=wrong-import-pos
 
 ensure_collection_link()
 sys.path.insert(0, str(COLLECTIONS))
-from ansible_collections.pgdock.postgres.plugins.module_utils.backup_engine import PGPASS_SCRIPT  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup.engine import PGPASS_SCRIPT
 
 FLAGS = "-Ft -Xstream --checkpoint=fast --no-password --compress=server-gzip"
 

@@ -367,12 +367,15 @@ actions:
   sample: ["create container pg-main", "start container pg-main"]
 """
 
+from functools import partial
+
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.container_engine import ensure_container
-from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec import CONTAINER_ARGUMENT_SPEC
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.engine import ensure_container
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import CONTAINER_ARGUMENT_SPEC
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.restore.restore_from import BackupVolumeFiller
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():
@@ -382,7 +385,8 @@ def main():
         supports_check_mode=True,
         required_if=[("state", "started", ("networks",)), ("state", "stopped", ("networks",))],
     )
-    run_engine(module, ensure_container)
+    # restore_from: the restore code fills an empty data volume through the engine's filler seam
+    run_engine(module, partial(ensure_container, volume_filler=BackupVolumeFiller))
 
 
 if __name__ == "__main__":

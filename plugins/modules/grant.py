@@ -209,10 +209,10 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.grant_engine import ensure_grant
-from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg_connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.grant.engine import ensure_grant
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():

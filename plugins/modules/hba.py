@@ -206,10 +206,10 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.hba_engine import ensure_hba
-from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg_connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.hba.engine import ensure_hba
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 RULE_OPTIONS = dict(
     type=dict(type="str", choices=["local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc"],

@@ -191,9 +191,12 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
-from ansible_collections.pgdock.postgres.plugins.module_utils.replica_engine import REPLICA_ARGUMENT_SPEC, ensure_replica
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.replication.engine import (
+    REPLICA_ARGUMENT_SPEC,
+    ensure_replica,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():

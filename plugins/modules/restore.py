@@ -212,10 +212,10 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.container_spec import networks_option
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker_client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.module_runner import run_engine
-from ansible_collections.pgdock.postgres.plugins.module_utils.restore_engine import restore
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import networks_option
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.restore.engine import restore
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():

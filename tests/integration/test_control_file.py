@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg_control import (
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.control import (
     HEADER,
     KNOWN_VERSIONS,
     parse_control_file,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.backup_repository import (
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import (
     Repository,
     write_label,
     write_sums,

@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Docker engine access: a client from the module's options or the environment, and errors turned
+into messages an operator can act on."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import traceback
+
+try:
+    import docker
+    import docker.errors
+    from docker.utils import parse_bytes
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - reported through fail_json
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = traceback.format_exc()
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.contract import MANAGED_LABEL, MANAGED_VALUE
+from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+
+
+DOCKER_COMMON_ARGS = dict(
+    docker_host=dict(type="str"),
+    docker_timeout=dict(type="int", default=60),
+)
+
+
+class DockerAccessError(PgdockError):
+    """An engine call failed; the message says what was being done and why it failed."""
+
+
+def connect(params: dict):
+    """Return a docker.DockerClient for the module's options, checked with a ping."""
+    if not HAS_DOCKER:
+        raise DockerAccessError("the Python 'docker' SDK is required on the Docker host: pip install docker")
+    base_url = params.get("docker_host") or os.environ.get("DOCKER_HOST")
+    timeout = params.get("docker_timeout") or 60
+    try:
+        if base_url:
+            client = docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
+        else:
+            client = docker.from_env(version="auto", timeout=timeout)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        where = base_url or "the local socket (DOCKER_HOST unset)"
+        raise DockerAccessError(f"cannot reach the Docker engine at {where}: {exc}") from exc
+    return client
+
+
+@contextlib.contextmanager
+def docker_action(what: str):
+    """Turn an engine error raised while doing `what` into a DockerAccessError naming it."""
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        detail = exc.explanation or str(exc)
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        raise DockerAccessError(f"{what}: {detail}") from exc
+    except docker.errors.DockerException as exc:
+        raise DockerAccessError(f"{what}: {exc}") from exc
+
+
+def get_or_none(collection, name: str, what: str):
+    """Fetch a container, network, volume or image by name; None when it does not exist."""
+    with docker_action(f"looking up {what} {name!r}"):
+        try:
+            return collection.get(name)
+        except docker.errors.NotFound:
+            return None
+
+
+def mount_source(container_attrs: dict, destination: str, kind: str | None = None) -> str | None:
+    """What a container mounts at `destination` (of type `kind` when given): the host path of a bind
+    mount, the name of a volume; None when nothing is mounted there."""
+    for mount in container_attrs.get("Mounts") or []:
+        if mount.get("Destination") == destination and kind in (None, mount.get("Type")):
+            return mount.get("Name") if mount.get("Type") == "volume" else mount.get("Source")
+    return None
+
+
+def managed_labels(extra: dict | None = None) -> dict:
+    """Labels that mark an object as created by this collection, plus the user's own."""
+    labels = dict(extra or {})
+    labels[MANAGED_LABEL] = MANAGED_VALUE
+    return labels
+
+
+def is_managed(labels: dict | None) -> bool:
+    """Whether an object's labels say this collection created it."""
+    return (labels or {}).get(MANAGED_LABEL) == MANAGED_VALUE
+
+
+def user_aliases(aliases: list | None, container_name: str, container_id: str) -> list[str]:
+    """The aliases a user set on an endpoint (Docker adds the short id, and some versions the name)."""
+    implicit = {container_name.lstrip("/"), container_id[:12]}
+    return sorted({a for a in aliases or [] if a not in implicit})
+
+
+def attachment_plan(wanted: dict, attached: dict) -> dict:
+    """How to go from `attached` to `wanted` (both: name -> aliases), names sorted:
+    {'disconnect': [...], 'reconnect': [...] (aliases differ), 'connect': [...]}."""
+    return {
+        "disconnect": sorted(set(attached) - set(wanted)),
+        "reconnect": sorted(n for n in wanted if n in attached and sorted(attached[n]) != sorted(wanted[n])),
+        "connect": sorted(set(wanted) - set(attached)),
+    }
+
+
+def size_in_bytes(value, option: str) -> int | None:
+    """Parse a size such as '512m' or '2g' (Docker's units); ValueError names the option."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(parse_bytes(value))
+    except (docker.errors.DockerException, ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{option}: {value!r} is not a size; use a number with an optional unit b, k, m or g (e.g. 512m, 2g)"
+        ) from exc

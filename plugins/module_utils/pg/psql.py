@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SQL on a server that has no TCP path from the Docker host (no published port): psql inside its
+container over the local socket, as the container's postgres user, behind the interface of
+pg.sql.Session (rows, row, value, run, execute, reload_and_wait, probe_login).
+
+Values come back as text (psql's unaligned output; NULL as an empty string). Parameters are psql
+variables: the query names them `:'name'` (a quoted literal) or `:"name"` (a quoted identifier) and
+they are given as a dict; psql quotes them itself, and the query reaches psql on its standard input
+(variables are not interpolated in -c), so no value ever passes through a shell."""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import run_in
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import env_to_dict
+from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import RELOAD_TIMEOUT, QueryError, mask
+
+FIELD_SEPARATOR, RECORD_SEPARATOR = "\x1f", "\x1e"
+# $1 the query, $2 the user, $3 the database, then psql's own -v name=value arguments
+PSQL_SCRIPT = ('q=$1; u=$2; d=$3; shift 3; printf "%s\\n" "$q" | exec psql -XAtq -v ON_ERROR_STOP=1 '
+               f'-F "$(printf "\\{ord(FIELD_SEPARATOR):03o}")" -R "$(printf "\\{ord(RECORD_SEPARATOR):03o}")" '
+               '-U "$u" -d "$d" "$@"')
+
+
+def psql_argv(query: str, user: str, dbname: str, variables: dict | None = None) -> list[str]:
+    """The command that runs `query` with psql in a container, variables as -v arguments."""
+    argv = ["sh", "-c", PSQL_SCRIPT, "pgdock-psql", query, user, dbname]
+    for name, value in (variables or {}).items():
+        argv += ["-v", f"{name}={value}"]
+    return argv
+
+
+def parse_output(output: str) -> list[list[str]]:
+    """psql's unaligned output (the separators above) as rows of text."""
+    return [record.split(FIELD_SEPARATOR) for record in output.rstrip("\n").split(RECORD_SEPARATOR) if record]
+
+
+class ContainerSession:
+    """psql in a running server container (see the module docstring)."""
+
+    def __init__(self, container, check_mode: bool = False, dbname: str = "postgres", secrets=(),
+                 user: str | None = None):
+        """`user`: the role to log in as; the container's superuser (POSTGRES_USER) by default."""
+        self.container, self.check_mode, self.dbname, self.secrets = container, check_mode, dbname, list(secrets)
+        self.user = user or env_to_dict((container.attrs.get("Config") or {}).get("Env")).get("POSTGRES_USER") \
+            or "postgres"
+        self.queries: list[str] = []
+
+    def run(self, query: str, params: dict | None = None, what: str = "query", dicts: bool = False):
+        """Run `query`; its rows as lists of text (psql gives no column names here: no dicts)."""
+        if dicts:
+            raise ValueError("ContainerSession returns rows of text, not dicts")
+        code, out = run_in(self.container, psql_argv(query, self.user, self.dbname, params))
+        if code != 0:
+            reason = mask(out.strip(), self.secrets)
+            raise QueryError(f"{what}: {reason}", reason)
+        return parse_output(out)
+
+    def rows(self, query: str, params: dict | None = None, what: str | None = None) -> list[list[str]]:
+        """Rows of a query; `what` names it in an error."""
+        return self.run(query, params, what or f"query on {self.container.name!r} failed")
+
+    def row(self, query: str, params: dict | None = None, what: str | None = None):
+        """The first row, or None."""
+        found = self.rows(query, params, what)
+        return found[0] if found else None
+
+    def value(self, query: str, params: dict | None = None, what: str | None = None):
+        """The first column of the first row, or None."""
+        found = self.row(query, params, what)
+        return found[0] if found else None
+
+    def execute(self, query: str, params: dict | None = None, what: str | None = None) -> None:
+        """A change: record it and run it unless in check mode."""
+        self.queries.append(mask(query, self.secrets))
+        if not self.check_mode:
+            self.run(query, params, what or "statement")
+
+    def reload_and_wait(self, timeout: int = RELOAD_TIMEOUT) -> None:
+        """pg_reload_conf(), then wait until a new session sees the new load time."""
+        before = self.value("SELECT pg_conf_load_time()")
+        self.run("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + timeout
+        while self.value("SELECT pg_conf_load_time()") <= before:
+            if time.monotonic() > deadline:
+                raise PgdockError(f"the server did not reload its configuration within {timeout} s")
+            time.sleep(0.1)
+
+    def probe_login(self) -> None:
+        """Open a new session the way this one does; PgdockError when the server refuses it."""
+        self.run("SELECT 1", what=f"logging in to {self.container.name!r} over its local socket")

@@ -1,0 +1,406 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The `pooler` module's engine: a PgBouncer container in front of a pgdock primary, its
+configuration files on the Docker host (mounted read-only), changes applied with RELOAD, and the
+handle other engines (switchover) use to pause, repoint and resume it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
+    POOLER_CONFIG_MOUNT,
+    POOLER_PORT,
+    POOLER_SPEC_LABEL,
+    POSTGRES_UID,
+    ROLE_LABEL,
+    UPSTREAM_LABEL,
+    pooler_dir_for,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import (
+    connect as docker_connect,
+    docker_action,
+    get_or_none,
+    is_managed,
+    managed_labels,
+    mount_source,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import (
+    read_secret,
+    remove_secret_dir,
+    secret_needs_write,
+    write_secret,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import (
+    container_binding,
+    container_login,
+    find_container,
+    reachable_address,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.scram import (
+    is_verifier,
+    scram_verifier,
+    verify_password,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
+from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.admin import PoolerAdmin
+from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.auth import (
+    AUTH_QUERY,
+    ensure_lookup,
+    ensure_lookup_hba,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.config import (
+    ADMIN_USER,
+    CA_NAME,
+    CLIENT_CERT_NAME,
+    CLIENT_KEY_NAME,
+    INI_NAME,
+    USERLIST_NAME,
+    check_name,
+    needs_restart,
+    parse_ini,
+    parse_userlist,
+    pgbouncer_settings,
+    pointed_host,
+    render_ini,
+    render_userlist,
+    repointed_ini,
+)
+
+try:
+    from docker.types import Mount
+except ImportError:  # pragma: no cover - run_engine reports the missing SDK
+    pass
+
+ADMIN_PASSWORD_NAME = "admin_password"
+CONTAINER_PORT = f"{POOLER_PORT}/tcp"
+
+POOLER_ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    primary=dict(type="str"),
+    image=dict(type="str", default="edoburu/pgbouncer:latest"),
+    pull=dict(type="str", choices=["missing", "always", "never"], default="missing"),
+    databases=dict(type="list", elements="dict", default=[], options=dict(
+        name=dict(type="str", required=True),
+        dbname=dict(type="str"),
+        pool_size=dict(type="int"),
+        pool_mode=dict(type="str", choices=["session", "transaction", "statement"]),
+    )),
+    users=dict(type="list", elements="str", default=[]),
+    auth=dict(type="str", choices=["userlist", "auth_query"], default="userlist"),
+    auth_user=dict(type="str", default="pgdock_pooler_lookup"),
+    auth_dbname=dict(type="str", default="postgres"),
+    server_tls_cert_file=dict(type="path"),
+    server_tls_key_file=dict(type="path", no_log=False),
+    pool_mode=dict(type="str", choices=["session", "transaction", "statement"], default="transaction"),
+    max_client_conn=dict(type="int", default=500),
+    default_pool_size=dict(type="int", default=20),
+    reserve_pool_size=dict(type="int", default=5),
+    reserve_pool_timeout=dict(type="int", default=3),
+    query_wait_timeout=dict(type="int", default=120),
+    server_connect_timeout=dict(type="int", default=5),
+    server_tls_sslmode=dict(type="str", default="prefer",
+                            choices=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]),
+    server_tls_ca_file=dict(type="path"),
+    settings=dict(type="dict", default={}),
+    networks=dict(type="list", elements="str"),
+    published_port=dict(type="int"),
+    published_host_ip=dict(type="str", default="127.0.0.1"),
+    secrets_dir=dict(type="path"),
+    uid=dict(type="int", default=POSTGRES_UID),
+    remove_config=dict(type="bool", default=False),
+    wait_timeout=dict(type="int", default=60),
+)
+
+
+def ensure_pooler(module) -> dict:
+    """Entry point of the `pooler` module."""
+    return PoolerRun(module.params, module.check_mode, module._diff).run()
+
+
+class PoolerHandle:
+    """A running pooler made by this module: its files on the host and its admin console."""
+
+    def __init__(self, container):
+        self.container = container
+        self.config_dir = mount_source(container.attrs, POOLER_CONFIG_MOUNT, "bind")
+        if self.config_dir is None or container.labels.get(ROLE_LABEL) != "pooler":
+            raise PgdockError(f"pooler: container {container.name!r} is not a pooler made by pgdock.postgres.pooler")
+        self.ini_path = os.path.join(self.config_dir, INI_NAME)
+        password = read_secret(os.path.join(os.path.dirname(self.config_dir), ADMIN_PASSWORD_NAME))
+        try:
+            address = container_binding(container, CONTAINER_PORT)
+        except PgdockError:
+            address = None
+        if not password or address is None:
+            raise PgdockError(f"pooler: {container.name!r} lacks its admin password file or published port")
+        self.admin = PoolerAdmin(*address, password)
+
+    @classmethod
+    def find(cls, client, name: str) -> "PoolerHandle":
+        """The handle of the running pooler `name`; a clear error otherwise."""
+        container = get_or_none(client.containers, name, "container")
+        if container is None or not is_managed(container.labels):
+            raise PgdockError(f"pooler: no pooler container named {name!r} made by pgdock.postgres")
+        if container.status != "running":
+            raise PgdockError(f"pooler: {name!r} is not running (status {container.status})")
+        return cls(container)
+
+    def pointed_host(self) -> str | None:
+        """The server host its databases point at."""
+        return pointed_host(read_secret(self.ini_path))
+
+    def auth_query_login(self) -> tuple[str, str] | None:
+        """(auth_dbname, auth_user) when the pooler looks passwords up with auth_query."""
+        settings = parse_ini(read_secret(self.ini_path))["pgbouncer"]
+        return (settings.get("auth_dbname") or "postgres", settings["auth_user"]) if settings.get("auth_user") else None
+
+    def repoint(self, new_host: str) -> None:
+        """Point every database at `new_host` and RELOAD (server connections follow once released)."""
+        text = read_secret(self.ini_path) or ""
+        st = os.stat(self.ini_path)
+        write_secret(self.ini_path, repointed_ini(text, new_host), st.st_uid, st.st_gid)
+        self.admin.command("RELOAD")
+
+
+class PoolerRun:
+    """One run of the pooler module: plan, apply (unless check mode), report."""
+
+    def __init__(self, params: dict, check_mode: bool, want_diff: bool):
+        self.p = params
+        self.check_mode = check_mode
+        self.want_diff = want_diff
+        self.actions: list[str] = []
+        root = params.get("secrets_dir") or pooler_dir_for(params["name"])
+        self.root = root
+        self.config_dir = os.path.join(root, "etc")
+        self.client = None
+
+    def run(self) -> dict:
+        check_name(self.p["name"], "name")
+        self.client = docker_connect(self.p)
+        existing = get_or_none(self.client.containers, self.p["name"], "container")
+        if existing is not None and (not is_managed(existing.labels) or existing.labels.get(ROLE_LABEL) != "pooler"):
+            raise PgdockError(f"name: container {self.p['name']!r} exists and is not a pooler made by this "
+                              "module; refusing to touch it")
+        if self.p["state"] == "absent":
+            return self._absent(existing)
+        return self._present(existing)
+
+    def _do(self, description: str, action, *args):
+        self.actions.append(description)
+        if self.check_mode:
+            return None
+        with docker_action(description):
+            return action(*args)
+
+    # -- present -------------------------------------------------------------------------------------
+    def _present(self, existing) -> dict:
+        self._validate()
+        primary = find_container(dict(self.p, container=self.p["primary"]))
+        verifiers = self._user_verifiers()
+        if self.p["auth"] == "auth_query":
+            self._ensure_lookup(primary)
+        password = self._admin_password()
+        ini_path, userlist_path = (os.path.join(self.config_dir, n) for n in (INI_NAME, USERLIST_NAME))
+        old_ini, old_userlist = read_secret(ini_path), read_secret(userlist_path)
+        admin_verifier = parse_userlist(old_userlist).get(ADMIN_USER)
+        if not verify_password(password, admin_verifier):
+            admin_verifier = scram_verifier(password)
+        verifiers[ADMIN_USER] = admin_verifier
+        ca = self._ca_content()
+        files = {
+            INI_NAME: render_ini(self.p["databases"], primary.name, pgbouncer_settings(
+                self.p, ca is not None, AUTH_QUERY if self.p["auth"] == "auth_query" else None)),
+            USERLIST_NAME: render_userlist(verifiers),
+        }
+        if ca is not None:
+            files[CA_NAME] = ca
+        if self.p["auth"] == "auth_query":
+            files[CLIENT_CERT_NAME] = self._pem(self.p["server_tls_cert_file"], "server_tls_cert_file", "CERTIFICATE")
+            files[CLIENT_KEY_NAME] = self._pem(self.p["server_tls_key_file"], "server_tls_key_file", "PRIVATE KEY")
+        changed_files = [n for n, c in files.items()
+                         if secret_needs_write(os.path.join(self.config_dir, n), c, self.p["uid"], self.p["uid"])]
+        for name in changed_files:
+            self._do(f"write {os.path.join(self.config_dir, name)} (0600)", write_secret,
+                     os.path.join(self.config_dir, name), files[name], self.p["uid"], self.p["uid"])
+        container, fresh = self._ensure_container(existing, primary)
+        if not fresh and changed_files and container is not None:
+            restart = needs_restart(old_ini, files[INI_NAME])
+            if restart:
+                self._do(f"restart pooler {self.p['name']} (changed: {', '.join(restart)})", container.restart)
+            else:
+                self._do(f"RELOAD pooler {self.p['name']} ({', '.join(changed_files)} changed)",
+                         self._admin(password).command, "RELOAD")
+        if not self.check_mode and self.actions:
+            self._admin(password).wait_ready(self.p["wait_timeout"])
+        result = {"changed": bool(self.actions), "actions": self.actions,
+                  "pooler": {"name": self.p["name"], "primary": primary.name, "port": self.p["published_port"],
+                             "pool_mode": self.p["pool_mode"], "users": sorted(verifiers.keys() - {ADMIN_USER}),
+                             "databases": [d["name"] for d in self.p["databases"]] or ["*"]}}
+        if self.want_diff:
+            result["diff"] = {"before": old_ini or "", "after": files[INI_NAME],
+                              "before_header": os.path.join(self.config_dir, INI_NAME),
+                              "after_header": os.path.join(self.config_dir, INI_NAME)}
+        return result
+
+    def _validate(self) -> None:
+        for option in ("primary", "published_port"):
+            if not self.p.get(option):
+                raise PgdockError(f"{option} is required with state=present")
+        if self.p["auth"] == "userlist" and not self.p["users"]:
+            raise PgdockError("users: list the roles that connect through the pooler (their SCRAM verifiers "
+                              "are copied from pg_authid into its auth file), or use auth: auth_query")
+        if self.p["auth"] == "auth_query":
+            if not (self.p.get("server_tls_cert_file") and self.p.get("server_tls_key_file")):
+                raise PgdockError("auth: auth_query needs server_tls_cert_file and server_tls_key_file, a client "
+                                  f"certificate with CN {self.p['auth_user']!r} from the server's CA (pgdock.postgres.tls "
+                                  "client_certs)")
+            if self.p["server_tls_sslmode"] not in ("require", "verify-ca", "verify-full"):
+                raise PgdockError("auth: auth_query logs in with a client certificate, so server_tls_sslmode must be "
+                                  "require, verify-ca or verify-full")
+            check_name(self.p["auth_user"], "auth_user")
+        for user in self.p["users"]:
+            check_name(user, "users")
+        if ADMIN_USER in self.p["users"]:
+            raise PgdockError(f"users: {ADMIN_USER!r} is the pooler's own admin user")
+        for name in ("max_client_conn", "default_pool_size", "query_wait_timeout", "server_connect_timeout"):
+            if self.p[name] < 1:
+                raise PgdockError(f"{name}: must be at least 1, not {self.p[name]}")
+        if self.p["server_tls_sslmode"] in ("verify-ca", "verify-full") and not self.p.get("server_tls_ca_file"):
+            raise PgdockError(f"server_tls_ca_file is required with server_tls_sslmode={self.p['server_tls_sslmode']}")
+
+    def _user_verifiers(self) -> dict:
+        """SCRAM verifiers of the listed roles, read from pg_authid on the primary."""
+        with Session(params=container_login(self.p, self.p["primary"])) as session:
+            if session.value("select pg_is_in_recovery()"):
+                raise PgdockError(f"primary: {self.p['primary']!r} is a standby (in recovery); point the pooler "
+                                  "at the current primary")
+            rows = {name: (password, login) for name, password, login in session.rows(
+                "select rolname, rolpassword, rolcanlogin from pg_authid where rolname = any(%s)",
+                (list(self.p["users"]),))}
+        if not self.p["users"]:
+            return {}
+        missing = [u for u in self.p["users"] if u not in rows]
+        if missing:
+            raise PgdockError(f"users: no role {', '.join(missing)} on {self.p['primary']!r}; create it first "
+                              "(pgdock.postgres.role)")
+        bad = [u for u in self.p["users"] if not rows[u][1] or not is_verifier(rows[u][0])]
+        if bad:
+            raise PgdockError(f"users: {', '.join(bad)} cannot log in with a SCRAM-SHA-256 password (no LOGIN, no "
+                              "password or an md5 hash); set one with pgdock.postgres.role")
+        return {u: rows[u][0] for u in self.p["users"]}
+
+    def _ensure_lookup(self, primary) -> None:
+        """auth_query: the lookup role and function on the primary, and its cert rule in pg_hba.conf
+        of the primary and of its standbys (one of them may be promoted by a switchover)."""
+        with Session(params=container_login(self.p, primary.name, self.p["auth_dbname"])) as session:
+            self.actions += ensure_lookup(session, self.p["auth_user"], self.check_mode)
+            self.actions += ensure_lookup_hba(session, self.p["auth_dbname"], self.p["auth_user"], self.check_mode)
+        for standby in self.client.containers.list(filters={"label": f"{UPSTREAM_LABEL}={primary.name}"}):
+            with Session(params=container_login(self.p, standby.name, self.p["auth_dbname"])) as session:
+                self.actions += ensure_lookup_hba(session, self.p["auth_dbname"], self.p["auth_user"],
+                                                  self.check_mode)
+
+    @staticmethod
+    def _pem(path: str, option: str, kind: str) -> str:
+        content = read_secret(path)
+        if content is None or f"BEGIN {kind}" not in content and f"{kind.split()[-1]}-----" not in content:
+            raise PgdockError(f"{option}: {path} does not exist or holds no PEM {kind.lower()}")
+        return content
+
+    def _admin_password(self) -> str:
+        path = os.path.join(self.root, ADMIN_PASSWORD_NAME)
+        stored = read_secret(path)
+        if stored:
+            return stored
+        password = secrets.token_urlsafe(24)
+        self._do(f"generate the pooler's admin password in {path} (0600)", write_secret, path, password, 0, 0)
+        return password
+
+    def _ca_content(self) -> str | None:
+        path = self.p.get("server_tls_ca_file")
+        return self._pem(path, "server_tls_ca_file", "CERTIFICATE") if path else None
+
+    def _admin(self, password: str) -> PoolerAdmin:
+        return PoolerAdmin(reachable_address(self.p["published_host_ip"]), self.p["published_port"], password)
+
+    # -- the container -------------------------------------------------------------------------------
+    def _networks(self, primary) -> list[str]:
+        attached = list((primary.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+        wanted = self.p.get("networks") or attached
+        if not set(wanted) & set(attached):
+            raise PgdockError(f"networks: the pooler must share a network with {primary.name!r} (on "
+                              f"{', '.join(attached) or 'none'}); given {', '.join(wanted)}")
+        for name in wanted:
+            if get_or_none(self.client.networks, name, "network") is None:
+                raise PgdockError(f"networks: network {name!r} does not exist; create it first (pgdock.postgres.network)")
+        return wanted
+
+    def _spec(self, networks: list[str]) -> dict:
+        return {"image": self.p["image"], "networks": networks, "port": self.p["published_port"],
+                "host_ip": self.p["published_host_ip"], "uid": self.p["uid"], "config_dir": self.config_dir}
+
+    def _ensure_container(self, existing, primary):
+        """(container, fresh): fresh when created, recreated or started by this run."""
+        networks = self._networks(primary)
+        spec = self._spec(networks)
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+        self._ensure_image()
+        if existing is not None and existing.labels.get(POOLER_SPEC_LABEL) == digest:
+            existing.reload()
+            if existing.status != "running":
+                self._do(f"start pooler {self.p['name']}", existing.start)
+                return existing, True
+            return existing, False
+        if existing is not None:
+            self._do(f"recreate pooler {self.p['name']} (image, port or networks changed)", self._remove, existing)
+        container = self._do(f"create pooler {self.p['name']} on {', '.join(networks)}, "
+                             f"{spec['host_ip']}:{spec['port']} -> {POOLER_PORT}", self._create, spec, digest)
+        return container, True
+
+    def _ensure_image(self) -> None:
+        image = get_or_none(self.client.images, self.p["image"], "image")
+        if image is not None and self.p["pull"] != "always":
+            return
+        if image is None and self.p["pull"] == "never":
+            raise PgdockError(f"image {self.p['image']!r} is not present on the Docker host and pull is 'never'")
+        self._do(f"pull image {self.p['image']}", self.client.images.pull, self.p["image"])
+
+    def _create(self, spec: dict, digest: str):
+        first, *others = spec["networks"]
+        container = self.client.containers.create(
+            spec["image"], name=self.p["name"], command=["pgbouncer", f"{POOLER_CONFIG_MOUNT}/{INI_NAME}"],
+            user=f"{spec['uid']}:{spec['uid']}", network=first,
+            ports={CONTAINER_PORT: (spec["host_ip"], spec["port"])},
+            mounts=[Mount(POOLER_CONFIG_MOUNT, spec["config_dir"], type="bind", read_only=True)],
+            labels=managed_labels({ROLE_LABEL: "pooler", POOLER_SPEC_LABEL: digest}),
+            restart_policy={"Name": "unless-stopped"}, stop_signal="SIGINT")
+        for name in others:
+            self.client.networks.get(name).connect(container)
+        container.start()
+        container.reload()
+        return container
+
+    @staticmethod
+    def _remove(container) -> None:
+        container.remove(force=True)
+
+    # -- absent --------------------------------------------------------------------------------------
+    def _absent(self, existing) -> dict:
+        if existing is not None:
+            self._do(f"remove pooler {self.p['name']}", self._remove, existing)
+        if self.p["remove_config"] and os.path.isdir(self.root):
+            self._do(f"remove {self.root}", self._remove_dirs)
+        return {"changed": bool(self.actions), "actions": self.actions}
+
+    def _remove_dirs(self) -> None:
+        if os.path.isdir(self.config_dir):
+            remove_secret_dir(self.config_dir)
+        remove_secret_dir(self.root)

@@ -1,0 +1,25 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The replication role a primary needs before a standby can stream from it, made through the role
+engine (its password sent as a SCRAM verifier computed here). The pg_hba.conf rule for it comes
+from hba.server_file.ensure_replication_rules."""
+
+from __future__ import annotations
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
+from ansible_collections.pgdock.postgres.plugins.module_utils.role.engine import RoleRun, validate_options
+
+ROLE_DEFAULTS = dict(state="present", update_password="always", superuser=None, createdb=None,
+                     createrole=None, bypassrls=None, inherit=None, connection_limit=None,
+                     valid_until=None, member_of=None, member_of_mode="exact",
+                     reassign_owned_to=None, drop_owned=False)
+
+
+def ensure_replication_role(login_params: dict, user: str, password: str, check_mode: bool, warn) -> list[str]:
+    """A LOGIN REPLICATION role with this password (sent as a SCRAM verifier); the statements run."""
+    params = dict(login_params, **ROLE_DEFAULTS, name=user, password=password, login=True, replication=True)
+    validate_options(params)
+    with Session(params=params, check_mode=check_mode, secrets=[password], autocommit=False) as session:
+        RoleRun(session, params, warn).present()
+    return [f"replication role: {statement}" for statement in session.queries]
