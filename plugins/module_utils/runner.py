@@ -1,10 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgdock.postgres developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one call a module makes (check the Python requirements, run its engine, report the result),
-and a module's parameters built from its argument spec when one engine drives another."""
+"""What every engine run shares: the one call a module makes (check the Python requirements, run
+its engine, report the result), a module's parameters built from its argument spec when one engine
+drives another, the action log (each change recorded, and run unless in check mode), and the diff
+a user asked for."""
 
 from __future__ import annotations
+
+import contextlib
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -37,3 +41,51 @@ def spec_params(spec: dict, options: dict, what: str) -> dict:
     if options:
         raise PgdockError(f"unknown {what} options: {sorted(options)}")
     return params
+
+
+class ActionLog:
+    """The changes of one run, in order, as text for the result's `actions`.
+
+    `do` records a change and runs it unless in check mode; `guard(description)` (a context manager
+    factory, such as docker.client.docker_action) wraps each one, so that a failure names it."""
+
+    def __init__(self, check_mode: bool, guard=None):
+        self.check_mode = check_mode
+        self.actions: list[str] = []
+        self._guard = guard or (lambda _description: contextlib.nullcontext())
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was (or, in check mode, would be) changed."""
+        return bool(self.actions)
+
+    def do(self, description: str, action, *args, **kwargs):
+        """Record `description`; outside check mode run `action(*args, **kwargs)` and return its result
+        (None in check mode)."""
+        self.actions.append(description)
+        if self.check_mode:
+            return None
+        with self._guard(description):
+            return action(*args, **kwargs)
+
+    def add(self, description: str) -> None:
+        """Record a change made (or planned) by the caller itself."""
+        self.actions.append(description)
+
+    def extend(self, descriptions, prefix: str = "") -> None:
+        """Record the changes another engine or helper reported, each after `prefix`."""
+        self.actions.extend(prefix + description for description in descriptions)
+
+    def result(self, **extra) -> dict:
+        """`changed` and `actions`, with the engine's own result keys."""
+        return dict({"changed": self.changed, "actions": self.actions}, **extra)
+
+
+def with_diff(result: dict, wanted: bool, before, after, header: str | None = None) -> dict:
+    """`result` with Ansible's diff (what it was, what it is or would be) when the user asked for it;
+    `header` names what is compared (a file) for a text diff."""
+    if wanted:
+        result["diff"] = {"before": before, "after": after}
+        if header is not None:
+            result["diff"].update(before_header=header, after_header=header)
+    return result

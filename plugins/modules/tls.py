@@ -327,7 +327,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
-from ansible_collections.pgdock.postgres.plugins.module_utils.tls.engine import KEY_TYPES, ensure_tls
+from ansible_collections.pgdock.postgres.plugins.module_utils.tls.certs import KEY_TYPES
+from ansible_collections.pgdock.postgres.plugins.module_utils.tls.engine import ensure_tls
 
 
 def main():

@@ -43,9 +43,9 @@ def alter_system(server, name: str, value: str | None) -> None:
 class CommandArchiver:
     """archive_command archiving of one server into one repository."""
 
-    def __init__(self, server, repo, actions: list, check_mode: bool, timeout: int, allow_restart: bool,
+    def __init__(self, server, repo, log, timeout: int, allow_restart: bool,
                  wait_timeout: int = 180):
-        self.server, self.repo, self.actions, self.check_mode = server, repo, actions, check_mode
+        self.server, self.repo, self.log = server, repo, log
         self.timeout, self.allow_restart, self.wait_timeout = timeout, allow_restart, wait_timeout
 
     # -- checks ------------------------------------------------------------------------------------
@@ -93,9 +93,9 @@ class CommandArchiver:
             changes["archive_mode"] = "on"
         if not changes:
             return False
-        self.actions.append(f"set {', '.join(sorted(changes))} on {self.server.name} (ALTER SYSTEM) and "
-                            + ("restart it" if mode_off else "reload"))
-        if not self.check_mode:
+        self.log.add(f"set {', '.join(sorted(changes))} on {self.server.name} (ALTER SYSTEM) and "
+                     + ("restart it" if mode_off else "reload"))
+        if not self.log.check_mode:
             for name, value in sorted(changes.items()):
                 alter_system(self.server, name, value)
             self._apply(mode_off)
@@ -114,9 +114,9 @@ class CommandArchiver:
         if mode_on and not self.allow_restart:
             raise PgdockError(f"turning archive_mode off on {self.server.name!r} takes a restart: give "
                               "allow_restart: true; nothing was changed")
-        self.actions.append(f"reset archive_mode, archive_command, archive_timeout on {self.server.name} "
-                            "(ALTER SYSTEM) and " + ("restart it" if mode_on else "reload"))
-        if not self.check_mode:
+        self.log.add(f"reset archive_mode, archive_command, archive_timeout on {self.server.name} "
+                     "(ALTER SYSTEM) and " + ("restart it" if mode_on else "reload"))
+        if not self.log.check_mode:
             for name in ("archive_mode", "archive_command", "archive_timeout"):
                 alter_system(self.server, name, None)
             self._apply(mode_on)

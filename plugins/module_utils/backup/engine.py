@@ -16,13 +16,10 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.backup.archive_com
     CommandArchiver,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import (
-    PHYSICAL_KINDS,
-    Repository,
-    iso,
-    lsn_to_int,
     manifest_wal_range,
     new_backup_id,
-    utc_now,
+    PHYSICAL_KINDS,
+    Repository,
     write_label,
     write_sums,
 )
@@ -39,8 +36,10 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.backup.wal_archive
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import REPO_MOUNT
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import log_tail, run_in
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import connect
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import connect, docker_action
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import iso, lsn_to_int, utc_now
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog
 
 try:
     pass
@@ -66,7 +65,7 @@ class BackupEngine:
         self.p = params
         self.check_mode = check_mode
         self.repo = Repository(params["repository"])
-        self.actions: list[str] = []
+        self.log = ActionLog(check_mode, guard=docker_action)
 
     def run(self) -> dict:
         if self.p["list"]:
@@ -74,16 +73,16 @@ class BackupEngine:
                     "incomplete": self.repo.incomplete()}
         if not self.p.get("container"):
             if self.p["prune"]:
-                return {"pruned": self._prune(), "actions": self.actions, "changed": bool(self.actions)}
+                return self.log.result(pruned=self._prune())
             raise PgdockError("container: the server to back up is required")
         client = connect(self.p)
         server = Server(client, self.p)
-        result = {"changed": False, "actions": self.actions}
+        result = {"changed": False, "actions": self.log.actions}
         if not self.check_mode and self.repo.ensure_layout():
-            self.actions.append(f"create repository layout in {self.repo.root}")
+            self.log.add(f"create repository layout in {self.repo.root}")
         if self.p.get("archive") is not None:
             result["archive"] = self._archive(client, server)
-            result["changed"] = bool(self.actions)
+            result["changed"] = self.log.changed
         if self.p.get("kind"):
             result.update(self._backup(server))
         if self.p["prune"]:
@@ -94,8 +93,8 @@ class BackupEngine:
 
     def _archive(self, client, server: Server) -> dict:
         """Archiving as asked (archive, archive_method); the other method is turned off."""
-        stream = WalArchiver(client, server, self.repo, self.actions, self.check_mode)
-        command = CommandArchiver(server, self.repo, self.actions, self.check_mode, self.p["archive_timeout"],
+        stream = WalArchiver(client, server, self.repo, self.log)
+        command = CommandArchiver(server, self.repo, self.log, self.p["archive_timeout"],
                                   self.p["allow_restart"])
         if not self.p["archive"]:
             stream.ensure(False)
@@ -123,12 +122,12 @@ class BackupEngine:
         wal = wal_to_prune(wal_names, kept)
         for label in labels:
             if label["id"] in plan["delete"]:
-                self.actions.append(f"delete {label['kind']} backup {label['id']} (retention)")
+                self.log.add(f"delete {label['kind']} backup {label['id']} (retention)")
                 if not self.check_mode:
                     self.repo.remove_backup(label)
         if wal:
-            self.actions.append(f"delete {len(wal)} WAL segment(s) older than the oldest kept backup "
-                                f"({wal[0]} to {wal[-1]})")
+            self.log.add(f"delete {len(wal)} WAL segment(s) older than the oldest kept backup "
+                         f"({wal[0]} to {wal[-1]})")
             if not self.check_mode:
                 for name in wal:
                     os.unlink(os.path.join(self.repo.wal_dir, name))
@@ -142,11 +141,11 @@ class BackupEngine:
             return {"skipped": True, "backup": unchanged,
                     "msg": f"nothing changed since backup {unchanged['id']} ({kind}); skipped"}
         backup_id = new_backup_id(kind, utc_now())
-        self.actions.append(f"take a {kind} backup {backup_id} of {server.name} into {self.repo.root}/{kind}")
+        self.log.add(f"take a {kind} backup {backup_id} of {server.name} into {self.repo.root}/{kind}")
         if self.check_mode:
             return {"changed": True, "backup": {"id": backup_id, "kind": kind}}
         if kind in PHYSICAL_KINDS:
-            server.allow_replication(self.actions, self.check_mode)
+            server.allow_replication(self.log)
             label = self._physical(server, kind, backup_id, parent)
         else:
             label = self._logical(server, backup_id)
@@ -197,7 +196,7 @@ class BackupEngine:
 
     def _ensure_summaries(self, server: Server) -> None:
         if server.sql.value("SHOW summarize_wal") != "on":
-            self.actions.append(f"set summarize_wal = on on {server.name} (ALTER SYSTEM, reload)")
+            self.log.add(f"set summarize_wal = on on {server.name} (ALTER SYSTEM, reload)")
             server.sql.rows("ALTER SYSTEM SET summarize_wal = on")
             server.sql.rows("SELECT pg_reload_conf()")
             raise PgdockError(

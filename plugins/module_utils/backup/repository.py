@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from datetime import datetime, timezone
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import lsn_to_int, parse_time
 
 KINDS = ("full", "incremental", "logical")
 PHYSICAL_KINDS = ("full", "incremental")
@@ -35,48 +35,6 @@ SUMS_FILE = "SHA256SUMS"
 LABEL_FORMAT = 1
 KIND_LETTER = {"full": "F", "incremental": "I", "logical": "L"}
 CHUNK = 1024 * 1024
-LSN_RE = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
-
-
-def lsn_to_int(lsn: str | None) -> int | None:
-    """'16/B374D848' -> 97500059720."""
-    if not lsn:
-        return None
-    high, low = lsn.split("/")
-    return (int(high, 16) << 32) + int(low, 16)
-
-
-def parse_lsn(value, option: str = "target_lsn") -> int:
-    """A WAL position as PostgreSQL writes it ('16/B374D848') -> int; PgdockError names bad input."""
-    text = value.strip() if isinstance(value, str) else value
-    if not isinstance(text, str) or not LSN_RE.fullmatch(text):
-        raise PgdockError(f"{option}: {value!r} is not a WAL position; give two hexadecimal numbers of at most "
-                          "8 digits separated by a slash, as pg_current_wal_lsn() returns them (e.g. 0/3000148)")
-    return lsn_to_int(text)
-
-
-def int_to_lsn(value: int) -> str:
-    """97500059720 -> '16/B374D848'."""
-    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
-
-
-def iso(moment: datetime) -> str:
-    """An aware datetime as ISO 8601 in UTC ('2025-01-31T12:00:00.123456+00:00')."""
-    return moment.astimezone(timezone.utc).isoformat()
-
-
-def parse_time(value: str) -> datetime:
-    """ISO 8601 (naive means UTC) -> aware datetime; PgdockError names bad input."""
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except (AttributeError, ValueError):
-        raise PgdockError(f"{value!r} is not an ISO 8601 timestamp (e.g. 2025-01-31T12:00:00+00:00)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def new_backup_id(kind: str, moment: datetime) -> str:

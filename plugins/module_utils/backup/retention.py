@@ -14,11 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import (
-    PHYSICAL_KINDS,
-    lsn_to_int,
-    parse_time,
-)
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import PHYSICAL_KINDS
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import lsn_to_int, parse_time
 
 WAL_SEGMENT_SIZE = 16 * 1024 * 1024
 

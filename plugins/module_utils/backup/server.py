@@ -76,9 +76,9 @@ class Server:
                           self.helper_mounts(repo_root, repo_read_only), what, network=self.network,
                           environment=self.helper_env(), args=args)
 
-    def allow_replication(self, actions: list, check_mode: bool) -> None:
+    def allow_replication(self, log) -> None:
         """A pg_hba.conf rule, first, that lets the helpers (same network) open a replication
-        connection as the superuser, when none allows it yet; checked before it is loaded."""
-        added = ensure_replication_rules(self.sql, self.superuser, check_mode)
-        actions += [f"allow replication connections of {self.superuser} from the server's networks: {a}"
-                    for a in added]
+        connection as the superuser, when none allows it yet; checked before it is loaded. `log`: the
+        run's runner.ActionLog."""
+        log.extend(ensure_replication_rules(self.sql, self.superuser, log.check_mode),
+                   f"allow replication connections of {self.superuser} from the server's networks: ")

@@ -16,11 +16,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository 
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.server import PGPASS_SCRIPT, Server
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import ARCHIVER_LABEL, REPO_MOUNT
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import log_tail
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import (
-    docker_action,
-    get_or_none,
-    managed_labels,
-)
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import get_or_none, managed_labels
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 
 ARCHIVER_SUFFIX = "-wal-archiver"
@@ -34,9 +30,8 @@ class WalArchiver:
     the server's image on its network, streaming through a replication slot (nothing is lost while
     it is down), restarted by Docker."""
 
-    def __init__(self, client, server: Server, repo: Repository, actions: list, check_mode: bool):
-        self.client, self.server, self.repo = client, server, repo
-        self.actions, self.check_mode = actions, check_mode
+    def __init__(self, client, server: Server, repo: Repository, log):
+        self.client, self.server, self.repo, self.log = client, server, repo, log
         self.name = server.name + ARCHIVER_SUFFIX
 
     def ensure(self, wanted: bool) -> dict:
@@ -44,32 +39,26 @@ class WalArchiver:
         if not wanted:
             removed = existing is not None
             if existing is not None:
-                self._act(f"remove WAL archiver container {self.name}", existing.remove, force=True, v=True)
+                self.log.do(f"remove WAL archiver container {self.name}", existing.remove, force=True, v=True)
             if self.server.sql.rows("SELECT 1 FROM pg_replication_slots WHERE slot_name = :'slot'", SLOT):
                 removed = True
-                self._act(f"drop replication slot {ARCHIVE_SLOT}", self.server.sql.run,
-                          "SELECT pg_drop_replication_slot(:'slot')", SLOT)
+                self.log.do(f"drop replication slot {ARCHIVE_SLOT}", self.server.sql.run,
+                            "SELECT pg_drop_replication_slot(:'slot')", SLOT)
             return {"enabled": False, "container": None, "removed": removed}
         if existing is not None and (existing.attrs.get("Image") != self.server.image_id
                                      or existing.status != "running"):
-            self._act(f"remove outdated or stopped WAL archiver container {self.name}", existing.remove,
-                      force=True, v=True)
+            self.log.do(f"remove outdated or stopped WAL archiver container {self.name}", existing.remove,
+                        force=True, v=True)
             existing = None
         if existing is None:
-            self.server.allow_replication(self.actions, self.check_mode)
-            self._act(f"create replication slot {ARCHIVE_SLOT}", self.server.sql.run,
-                      "SELECT pg_create_physical_replication_slot(:'slot') WHERE NOT EXISTS "
-                      "(SELECT 1 FROM pg_replication_slots WHERE slot_name = :'slot')", SLOT)
-            self._act(f"start WAL archiver container {self.name} (pg_receivewal into {self.repo.wal_dir})",
-                      self._create)
-        arrived = None if self.check_mode else check_arrival(self.server, self.repo.wal_dir, self._failure_details)
+            self.server.allow_replication(self.log)
+            self.log.do(f"create replication slot {ARCHIVE_SLOT}", self.server.sql.run,
+                        "SELECT pg_create_physical_replication_slot(:'slot') WHERE NOT EXISTS "
+                        "(SELECT 1 FROM pg_replication_slots WHERE slot_name = :'slot')", SLOT)
+            self.log.do(f"start WAL archiver container {self.name} (pg_receivewal into {self.repo.wal_dir})",
+                        self._create)
+        arrived = None if self.log.check_mode else check_arrival(self.server, self.repo.wal_dir, self._failure_details)
         return {"enabled": True, "container": self.name, "checked_segment": arrived}
-
-    def _act(self, description: str, action, *args, **kwargs):
-        self.actions.append(description)
-        if not self.check_mode:
-            with docker_action(description):
-                action(*args, **kwargs)
 
     def _create(self) -> None:
         script = (PGPASS_SCRIPT + f"exec pg_receivewal --no-password -D {REPO_MOUNT}/{WAL_DIR_NAME} "

@@ -25,6 +25,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import resolve_target
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import with_diff
 
 try:
     from psycopg2 import sql
@@ -141,9 +142,8 @@ def ensure_config(module) -> dict:
         result = dict(changed=bool(statements), preset=preset, preset_skipped=plan["skipped"], changes=changes,
                       reset=sorted(plan["reset"]), restarted=False,
                       queries=[statement.as_string(session.conn) for _name, statement in statements])
-        if module._diff:
-            result["diff"] = dict(before={**{n: c["before"] for n, c in changes.items()}, **plan["reset"]},
-                                  after={**{n: c["after"] for n, c in changes.items()}, **dict.fromkeys(plan["reset"])})
+        with_diff(result, module._diff, {**{n: c["before"] for n, c in changes.items()}, **plan["reset"]},
+                  {**{n: c["after"] for n, c in changes.items()}, **dict.fromkeys(plan["reset"])})
         if module.check_mode:
             restart_params = {n for n, (spec, _text, _before) in plan["set"].items() if spec.context == "postmaster"}
             pending = pending_restart(session) | restart_params

@@ -25,6 +25,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
     attachment_plan,
     connect,
     docker_action,
+    ensure_image,
     get_or_none,
     is_managed,
     managed_labels,
@@ -44,6 +45,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets imp
     write_secret,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, with_diff
 
 try:
     import docker.errors
@@ -80,7 +82,7 @@ class ContainerEngine:
         self.check_mode = check_mode
         self.want_diff = want_diff
         self.warn = warn
-        self.actions: list[str] = []
+        self.log = ActionLog(check_mode, guard=docker_action)
         self.client = None
         self.secrets_dir = self.p.get("secrets_dir") or secrets_dir_for(self.p["name"])
         self.password_path = os.path.join(self.secrets_dir, PASSWORD_FILE_NAME)
@@ -101,30 +103,27 @@ class ContainerEngine:
         return self._present(existing)
 
     def _result(self, container, layout, before, after, extra=None) -> dict:
-        result = {"changed": bool(self.actions), "actions": self.actions}
+        result = self.log.result(**(extra or {}))
         if container is not None:
             result["container"] = self._describe(container, layout)
-        if self.want_diff:
-            result["diff"] = {"before": before, "after": after}
-        result.update(extra or {})
-        return result
+        return with_diff(result, self.want_diff, before, after)
 
     # -- absent ----------------------------------------------------------------------------------
     def _absent(self, existing) -> dict:
         before = {"state": existing.status} if existing is not None else {}
         if existing is not None:
-            self._do(f"stop and remove container {self.p['name']}", self._stop_and_remove, existing)
+            self.log.do(f"stop and remove container {self.p['name']}", self._stop_and_remove, existing)
         if self.p["remove_volume"]:
             volume = get_or_none(self.client.volumes, self.p["data_volume"], "volume")
             if volume is not None:
-                self._do(f"remove data volume {self.p['data_volume']}", self._remove_volume, volume)
+                self.log.do(f"remove data volume {self.p['data_volume']}", self._remove_volume, volume)
             if os.path.isdir(self.secrets_dir):
-                self._do(f"remove secrets directory {self.secrets_dir}", remove_secret_dir, self.secrets_dir)
+                self.log.do(f"remove secrets directory {self.secrets_dir}", remove_secret_dir, self.secrets_dir)
         return self._result(None, None, before, {})
 
     # -- present ---------------------------------------------------------------------------------
     def _present(self, existing) -> dict:
-        image = self._ensure_image()
+        image = ensure_image(self.client, self.p["image"], self.p["pull"], self.log, self.warn)
         if image is None:  # check mode, image to be pulled: nothing more can be compared
             return self._result(None, None, {}, {"image": self.p["image"]})
         layout = layout_of_image(self.p["image"], image.attrs, self.p.get("pgdata"))
@@ -146,14 +145,14 @@ class ContainerEngine:
         container = existing
         if existing is None:
             if restore is not None:
-                self._do(self.filler.describe(restore), self.filler.fill, self, restore, image, layout)
-                self.actions += restore.replay
-            container = self._do(f"create container {self.p['name']}", self._create, desired)
+                self.log.do(self.filler.describe(restore), self.filler.fill, self, restore, image, layout)
+                self.log.extend(restore.replay)
+            container = self.log.do(f"create container {self.p['name']}", self._create, desired)
         elif differences:
-            container = self._do(
+            container = self.log.do(
                 f"recreate container {self.p['name']} (changed: {', '.join(differences)}; "
                 f"data volume {self.p['data_volume']} kept)",
-                self._recreate, existing, desired)
+                self._recreate, existing, desired) or existing  # check mode: the container as it is
         else:
             self._apply_network_plan(existing)
         container = self._ensure_run_state(container)
@@ -164,32 +163,6 @@ class ContainerEngine:
                 extra["restored"] = self.filler.finish(self, restore, container, layout)
         after = dict(desired, networks=self._wanted_networks(), state=self._wanted_state())
         return self._result(container, layout, before, after, extra)
-
-    def _ensure_image(self):
-        name, pull = self.p["image"], self.p["pull"]
-        image = get_or_none(self.client.images, name, "image")
-        if image is not None and pull != "always":
-            return image
-        if image is None and pull == "never":
-            raise PgdockError(f"image {name!r} is not present on the Docker host and pull is 'never'; "
-                              "load or build it first")
-        if self.check_mode:
-            self.actions.append(f"pull image {name}")
-            return image
-        try:
-            pulled = self.client.images.pull(name)
-        except docker.errors.DockerException as exc:
-            if image is not None:  # pull: always with a local copy: keep using it
-                self.warn(f"could not pull {name!r} ({exc}); using the local image")
-                return image
-            raise PgdockError(
-                f"image {name!r} is not present on the Docker host and could not be pulled: {exc}. "
-                "Load it (docker load) or build it; without a registry, testbed/build-images.sh builds "
-                "compatible images from Debian packages"
-            ) from None
-        if image is None or pulled.id != image.id:
-            self.actions.append(f"pull image {name}")
-        return pulled
 
     def _check_networks(self) -> None:
         for net in self.p["networks"]:
@@ -220,10 +193,10 @@ class ContainerEngine:
         if not path:
             return
         if not os.path.isdir(path):
-            self._do(f"create WAL archive directory {path} (owner uid {uid}, mode 0700)", make_private_dir, path, uid, uid)
+            self.log.do(f"create WAL archive directory {path} (owner uid {uid}, mode 0700)", make_private_dir, path, uid, uid)
         elif os.stat(path).st_uid != uid:
-            self._do(f"give WAL archive directory {path} to uid {uid} (the server's archive_command writes there)",
-                     os.chown, path, uid, uid)
+            self.log.do(f"give WAL archive directory {path} to uid {uid} (the server's archive_command writes there)",
+                        os.chown, path, uid, uid)
 
     def _ensure_password(self, initialised: bool | None, restore=None) -> None:
         password = self.p.get("superuser_password")
@@ -243,17 +216,10 @@ class ContainerEngine:
                 self.warn("superuser_password differs from the password file, but the cluster already "
                           "exists: the file is updated, the server's password is not (use "
                           "pgdock.postgres.role to change it)")
-            self._do(f"write superuser password file {self.password_path} (0600)", write_secret,
-                     self.password_path, password, uid, gid)
+            self.log.do(f"write superuser password file {self.password_path} (0600)", write_secret,
+                        self.password_path, password, uid, gid)
 
-    # -- actions (skipped in check mode) ------------------------------------------------------
-    def _do(self, description: str, action, *args):
-        self.actions.append(description)
-        if self.check_mode:
-            return args[0] if args and hasattr(args[0], "attrs") else None
-        with docker_action(description):
-            return action(*args)
-
+    # -- actions (run through the log, skipped in check mode) ----------------------------------
     def _create(self, desired: dict):
         if get_or_none(self.client.volumes, self.p["data_volume"], "volume") is None:
             self.client.volumes.create(self.p["data_volume"], labels=managed_labels(
@@ -308,12 +274,12 @@ class ContainerEngine:
         plan = attachment_plan(self._wanted_networks(), self._attached_networks(container))
         wanted = {n["name"]: n.get("aliases") or None for n in self.p["networks"]}
         for name in plan["disconnect"]:
-            self._do(f"disconnect from network {name}", self._disconnect, container, name)
+            self.log.do(f"disconnect from network {name}", self._disconnect, container, name)
         for name in plan["reconnect"]:
-            self._do(f"reconnect to network {name} with aliases {wanted[name]}", self._reconnect,
-                     container, name, wanted[name])
+            self.log.do(f"reconnect to network {name} with aliases {wanted[name]}", self._reconnect,
+                        container, name, wanted[name])
         for name in plan["connect"]:
-            self._do(f"connect to network {name}", self._connect, container, name, wanted[name])
+            self.log.do(f"connect to network {name}", self._connect, container, name, wanted[name])
 
     def _connect(self, container, network: str, aliases) -> None:
         self.client.networks.get(network).connect(container, aliases=aliases)
@@ -332,11 +298,11 @@ class ContainerEngine:
         running = container.status in ("running", "restarting")
         if self.p["state"] == "started":
             if not running:
-                self._do(f"start container {self.p['name']}", container.start)
+                self.log.do(f"start container {self.p['name']}", container.start)
             if not self.check_mode and self.p["wait"]:
                 wait_until_ready(container, self.p["superuser"], self.p["wait_timeout"])
         elif running:
-            self._do(f"stop container {self.p['name']}", self._stop, container)
+            self.log.do(f"stop container {self.p['name']}", self._stop, container)
         if not self.check_mode:
             container.reload()
         return container

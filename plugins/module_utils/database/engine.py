@@ -13,6 +13,7 @@ import re
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import resolve_target
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import with_diff
 
 try:
     from psycopg2 import sql
@@ -96,9 +97,7 @@ def ensure_database(module) -> dict:
                 run_in_database(target, name, plan.of("database"))
                 after = read_database(session, target, name)
     result["database"] = after or {}
-    if module._diff:
-        result["diff"] = dict(before=current or {}, after=after or {})
-    return result
+    return with_diff(result, module._diff, current or {}, after or {})
 
 
 def read_database(session, target, name: str, with_contents: bool = True) -> dict | None:

@@ -66,6 +66,36 @@ def docker_action(what: str):
         raise DockerAccessError(f"{what}: {exc}") from exc
 
 
+def ensure_image(client, name: str, pull: str, log, warn):
+    """The image `name` under a pull policy (missing, always, never), pulled when missing or always;
+    a pull that brings no new image is not a change. With `always`, a failed pull keeps the local copy
+    (with a warning). `log` (runner.ActionLog) records the pull; in check mode nothing is pulled and
+    the local image, or None when there is none yet, is returned."""
+    image = get_or_none(client.images, name, "image")
+    if image is not None and pull != "always":
+        return image
+    if image is None and pull == "never":
+        raise DockerAccessError(f"image {name!r} is not present on the Docker host and pull is 'never'; "
+                                "load or build it first")
+    if log.check_mode:
+        log.add(f"pull image {name}")
+        return image
+    try:
+        pulled = client.images.pull(name)
+    except docker.errors.DockerException as exc:
+        if image is not None:  # pull: always with a local copy: keep using it
+            warn(f"could not pull {name!r} ({exc}); using the local image")
+            return image
+        raise DockerAccessError(
+            f"image {name!r} is not present on the Docker host and could not be pulled: {exc}. "
+            "Load it (docker load) or build it; without a registry, testbed/build-images.sh builds "
+            "compatible images from Debian packages"
+        ) from None
+    if image is None or pulled.id != image.id:
+        log.add(f"pull image {name}")
+    return pulled
+
+
 def get_or_none(collection, name: str, what: str):
     """Fetch a container, network, volume or image by name; None when it does not exist."""
     with docker_action(f"looking up {what} {name!r}"):

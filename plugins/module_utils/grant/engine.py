@@ -21,6 +21,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.roles import (
     role_oids,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import with_diff
 
 try:
     from psycopg2 import sql
@@ -244,9 +245,7 @@ def ensure_grant(module) -> dict:
     with Session(params=p, check_mode=module.check_mode, autocommit=False) as session:
         before, after = GrantRun(session, p).run()
     result = {"changed": bool(session.queries), "queries": session.queries, "privileges": after}
-    if module._diff:
-        result["diff"] = {"before": before, "after": after}
-    return result
+    return with_diff(result, module._diff, before, after)
 
 
 @dataclass

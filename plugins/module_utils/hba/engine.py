@@ -23,6 +23,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.hba.server_file im
     replace_file,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import with_diff
 
 
 def ensure_hba(module) -> dict:
@@ -45,9 +46,7 @@ def ensure_hba(module) -> dict:
         current, others = parse_hba(old_text)
         changed = current != wanted or bool(others)
         result = dict(changed=changed, hba_file=path, rules=[rule.as_dict() for rule in wanted])
-        if module._diff:
-            result["diff"] = dict(before=rules_text(current, others), after=rules_text(wanted),
-                                  before_header=path, after_header=path)
+        with_diff(result, module._diff, rules_text(current, others), rules_text(wanted), path)
         if changed and not module.check_mode:
             replace_file(session, path, old_text, render_hba(wanted), p["postgres_uid"])
     return result

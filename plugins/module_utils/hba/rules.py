@@ -10,6 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from ansible_collections.pgdock.postgres.plugins.module_utils.addresses import is_ip
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 
 HOST_TYPES = ("host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc")
@@ -228,7 +229,7 @@ def _rule_from_tokens(tokens: list[str]) -> HbaRule:
     if kind != "local":
         address_token = unquote(rest.pop(0))
         mask = None
-        if "/" not in address_token and rest and _is_ip(address_token) and _is_ip(rest[0]):
+        if "/" not in address_token and rest and is_ip(address_token) and is_ip(rest[0]):
             mask = rest.pop(0)
         address = normalise_address(address_token, mask)
     method = rest.pop(0)
@@ -239,14 +240,6 @@ def _rule_from_tokens(tokens: list[str]) -> HbaRule:
             raise ValueError(token)
         options.append((key, unquote(value)))
     return HbaRule(kind, databases, users, address, method, tuple(sorted(options)))
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------- the file and the defaults

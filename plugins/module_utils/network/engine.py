@@ -20,6 +20,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
     user_aliases,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, with_diff
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 RESERVED_NAMES = ("bridge", "host", "none", "default")
@@ -211,23 +212,16 @@ def describe_aliases(aliases: list) -> str:
 # ---------------------------------------------------------------- engine calls
 
 class NetworkRun:
-    """One run of the module against the engine; every change is recorded in `actions` and
-    skipped in check mode."""
+    """One run of the module against the engine; every change goes through the action log (recorded,
+    skipped in check mode)."""
 
     def __init__(self, client, params: dict, check_mode: bool):
         self.client = client
         self.p = params
         self.name = params["name"]
         self.check_mode = check_mode
-        self.actions: list[str] = []
+        self.log = ActionLog(check_mode, guard=docker_action)
         self.network = find_network(client, self.name)
-
-    def act(self, action: str, call) -> None:
-        """Record `action` and, outside check mode, do it with engine errors turned into messages."""
-        self.actions.append(action)
-        if not self.check_mode:
-            with docker_action(action):
-                call()
 
     # -- reading
 
@@ -293,22 +287,22 @@ class NetworkRun:
                 self.name, driver=config["driver"], internal=config["internal"],
                 attachable=config["attachable"], labels=config["labels"], ipam=ipam,
             )
-        self.act(f"create network {self.name} ({config['driver']}"
-                 f"{', internal' if config['internal'] else ''}"
-                 f"{', subnet ' + config['subnet'] if config['subnet'] else ''})", _create)
+        self.log.do(f"create network {self.name} ({config['driver']}"
+                    f"{', internal' if config['internal'] else ''}"
+                    f"{', subnet ' + config['subnet'] if config['subnet'] else ''})", _create)
 
     def remove(self, attached: dict) -> None:
         for name in sorted(attached):
             self.disconnect(name)
-        self.act(f"remove network {self.name}", self.network.remove)
+        self.log.do(f"remove network {self.name}", self.network.remove)
 
     def connect(self, container: str, aliases: list) -> None:
-        self.act(f"connect container {container} to network {self.name} with {describe_aliases(aliases)}",
-                 lambda: self.network.connect(container, aliases=aliases or None))
+        self.log.do(f"connect container {container} to network {self.name} with {describe_aliases(aliases)}",
+                    lambda: self.network.connect(container, aliases=aliases or None))
 
     def disconnect(self, container: str) -> None:
-        self.act(f"disconnect container {container} from network {self.name}",
-                 lambda: self.network.disconnect(container, force=True))
+        self.log.do(f"disconnect container {container} from network {self.name}",
+                    lambda: self.network.disconnect(container, force=True))
 
     def reconnect(self, container: str, before: list, after: list) -> None:
         """Aliases cannot be changed in place: disconnect and connect again with the new ones."""
@@ -316,8 +310,8 @@ class NetworkRun:
         def _reconnect():
             self.network.disconnect(container, force=True)
             self.network.connect(container, aliases=after or None)
-        self.act(f"reconnect container {container} to network {self.name} "
-                 f"({describe_aliases(before)} -> {describe_aliases(after)})", _reconnect)
+        self.log.do(f"reconnect container {container} to network {self.name} "
+                    f"({describe_aliases(before)} -> {describe_aliases(after)})", _reconnect)
 
     # -- the two states
 
@@ -437,13 +431,11 @@ def ensure_network(module) -> dict:
         after, attached_after = None, {}
     else:
         before, attached_before, after, attached_after = run.present()
-    result = {"changed": bool(run.actions), "actions": run.actions}
+    result = run.log.result()
     run.refresh()
     attachments = run.attachments()
     if not run.check_mode and run.network is not None:
         # A real run reports what the engine now has (e.g. the subnet it chose).
         after, attached_after = actual_config(run.network.attrs), aliases_by_container(attachments)
     result["network"] = run.describe(attachments)
-    if module._diff:
-        result["diff"] = {"before": state_view(before, attached_before), "after": state_view(after, attached_after)}
-    return result
+    return with_diff(result, module._diff, state_view(before, attached_before), state_view(after, attached_after))

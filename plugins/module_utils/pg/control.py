@@ -7,12 +7,12 @@ with pg_controldata in a helper container when the file's layout is not one this
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import read_bytes
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import int_to_lsn, lsn_to_int
 
 # pg_control_version of the layouts below (PostgreSQL 13-16: 1300, 17: 1700, 18: 1800). The first
 # fields of ControlFileData have the same offsets in all of them.
@@ -33,20 +33,7 @@ class ControlData:
     @property
     def checkpoint_text(self) -> str:
         """The checkpoint location as PostgreSQL prints an LSN (e.g. 0/3000028)."""
-        return lsn_text(self.checkpoint_lsn)
-
-
-def lsn_text(lsn: int) -> str:
-    """An LSN as text, X/X."""
-    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
-
-
-def lsn_value(text: str) -> int:
-    """An LSN from its text form."""
-    match = re.match(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$", text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not an LSN")
-    return (int(match.group(1), 16) << 32) | int(match.group(2), 16)
+        return int_to_lsn(self.checkpoint_lsn)
 
 
 def parse_control_file(data: bytes) -> ControlData | None:
@@ -64,7 +51,7 @@ def parse_controldata_output(text: str) -> ControlData:
     fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
     fields = {k.strip(): v.strip() for k, v in fields.items()}
     try:
-        return ControlData(fields["Database cluster state"], lsn_value(fields["Latest checkpoint location"]),
+        return ControlData(fields["Database cluster state"], lsn_to_int(fields["Latest checkpoint location"]),
                            int(fields["Latest checkpoint's TimeLineID"]))
     except (KeyError, ValueError) as exc:
         raise PgdockError(f"cannot read pg_controldata's output ({exc}): {text.strip()[-500:]}") from None

@@ -24,6 +24,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import (
     connect as docker_connect,
     docker_action,
+    ensure_image,
     get_or_none,
     is_managed,
     managed_labels,
@@ -71,6 +72,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.config impo
     render_userlist,
     repointed_ini,
 )
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, with_diff
 
 try:
     from docker.types import Mount
@@ -121,7 +123,7 @@ POOLER_ARGUMENT_SPEC = dict(
 
 def ensure_pooler(module) -> dict:
     """Entry point of the `pooler` module."""
-    return PoolerRun(module.params, module.check_mode, module._diff).run()
+    return PoolerRun(module.params, module.check_mode, module._diff, module.warn).run()
 
 
 class PoolerHandle:
@@ -172,11 +174,12 @@ class PoolerHandle:
 class PoolerRun:
     """One run of the pooler module: plan, apply (unless check mode), report."""
 
-    def __init__(self, params: dict, check_mode: bool, want_diff: bool):
+    def __init__(self, params: dict, check_mode: bool, want_diff: bool, warn):
         self.p = params
         self.check_mode = check_mode
         self.want_diff = want_diff
-        self.actions: list[str] = []
+        self.warn = warn
+        self.log = ActionLog(check_mode, guard=docker_action)
         root = params.get("secrets_dir") or pooler_dir_for(params["name"])
         self.root = root
         self.config_dir = os.path.join(root, "etc")
@@ -192,13 +195,6 @@ class PoolerRun:
         if self.p["state"] == "absent":
             return self._absent(existing)
         return self._present(existing)
-
-    def _do(self, description: str, action, *args):
-        self.actions.append(description)
-        if self.check_mode:
-            return None
-        with docker_action(description):
-            return action(*args)
 
     # -- present -------------------------------------------------------------------------------------
     def _present(self, existing) -> dict:
@@ -228,27 +224,23 @@ class PoolerRun:
         changed_files = [n for n, c in files.items()
                          if secret_needs_write(os.path.join(self.config_dir, n), c, self.p["uid"], self.p["uid"])]
         for name in changed_files:
-            self._do(f"write {os.path.join(self.config_dir, name)} (0600)", write_secret,
-                     os.path.join(self.config_dir, name), files[name], self.p["uid"], self.p["uid"])
+            self.log.do(f"write {os.path.join(self.config_dir, name)} (0600)", write_secret,
+                        os.path.join(self.config_dir, name), files[name], self.p["uid"], self.p["uid"])
         container, fresh = self._ensure_container(existing, primary)
         if not fresh and changed_files and container is not None:
             restart = needs_restart(old_ini, files[INI_NAME])
             if restart:
-                self._do(f"restart pooler {self.p['name']} (changed: {', '.join(restart)})", container.restart)
+                self.log.do(f"restart pooler {self.p['name']} (changed: {', '.join(restart)})", container.restart)
             else:
-                self._do(f"RELOAD pooler {self.p['name']} ({', '.join(changed_files)} changed)",
-                         self._admin(password).command, "RELOAD")
-        if not self.check_mode and self.actions:
+                self.log.do(f"RELOAD pooler {self.p['name']} ({', '.join(changed_files)} changed)",
+                            self._admin(password).command, "RELOAD")
+        if not self.check_mode and self.log.changed:
             self._admin(password).wait_ready(self.p["wait_timeout"])
-        result = {"changed": bool(self.actions), "actions": self.actions,
-                  "pooler": {"name": self.p["name"], "primary": primary.name, "port": self.p["published_port"],
-                             "pool_mode": self.p["pool_mode"], "users": sorted(verifiers.keys() - {ADMIN_USER}),
-                             "databases": [d["name"] for d in self.p["databases"]] or ["*"]}}
-        if self.want_diff:
-            result["diff"] = {"before": old_ini or "", "after": files[INI_NAME],
-                              "before_header": os.path.join(self.config_dir, INI_NAME),
-                              "after_header": os.path.join(self.config_dir, INI_NAME)}
-        return result
+        result = self.log.result(pooler={
+            "name": self.p["name"], "primary": primary.name, "port": self.p["published_port"],
+            "pool_mode": self.p["pool_mode"], "users": sorted(verifiers.keys() - {ADMIN_USER}),
+            "databases": [d["name"] for d in self.p["databases"]] or ["*"]})
+        return with_diff(result, self.want_diff, old_ini or "", files[INI_NAME], os.path.join(self.config_dir, INI_NAME))
 
     def _validate(self) -> None:
         for option in ("primary", "published_port"):
@@ -301,12 +293,12 @@ class PoolerRun:
         """auth_query: the lookup role and function on the primary, and its cert rule in pg_hba.conf
         of the primary and of its standbys (one of them may be promoted by a switchover)."""
         with Session(params=container_login(self.p, primary.name, self.p["auth_dbname"])) as session:
-            self.actions += ensure_lookup(session, self.p["auth_user"], self.check_mode)
-            self.actions += ensure_lookup_hba(session, self.p["auth_dbname"], self.p["auth_user"], self.check_mode)
+            self.log.extend(ensure_lookup(session, self.p["auth_user"], self.check_mode))
+            self.log.extend(ensure_lookup_hba(session, self.p["auth_dbname"], self.p["auth_user"], self.check_mode))
         for standby in self.client.containers.list(filters={"label": f"{UPSTREAM_LABEL}={primary.name}"}):
             with Session(params=container_login(self.p, standby.name, self.p["auth_dbname"])) as session:
-                self.actions += ensure_lookup_hba(session, self.p["auth_dbname"], self.p["auth_user"],
-                                                  self.check_mode)
+                self.log.extend(ensure_lookup_hba(session, self.p["auth_dbname"], self.p["auth_user"],
+                                                  self.check_mode))
 
     @staticmethod
     def _pem(path: str, option: str, kind: str) -> str:
@@ -321,7 +313,7 @@ class PoolerRun:
         if stored:
             return stored
         password = secrets.token_urlsafe(24)
-        self._do(f"generate the pooler's admin password in {path} (0600)", write_secret, path, password, 0, 0)
+        self.log.do(f"generate the pooler's admin password in {path} (0600)", write_secret, path, password, 0, 0)
         return password
 
     def _ca_content(self) -> str | None:
@@ -352,26 +344,18 @@ class PoolerRun:
         networks = self._networks(primary)
         spec = self._spec(networks)
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-        self._ensure_image()
+        ensure_image(self.client, self.p["image"], self.p["pull"], self.log, self.warn)
         if existing is not None and existing.labels.get(POOLER_SPEC_LABEL) == digest:
             existing.reload()
             if existing.status != "running":
-                self._do(f"start pooler {self.p['name']}", existing.start)
+                self.log.do(f"start pooler {self.p['name']}", existing.start)
                 return existing, True
             return existing, False
         if existing is not None:
-            self._do(f"recreate pooler {self.p['name']} (image, port or networks changed)", self._remove, existing)
-        container = self._do(f"create pooler {self.p['name']} on {', '.join(networks)}, "
-                             f"{spec['host_ip']}:{spec['port']} -> {POOLER_PORT}", self._create, spec, digest)
+            self.log.do(f"recreate pooler {self.p['name']} (image, port or networks changed)", self._remove, existing)
+        container = self.log.do(f"create pooler {self.p['name']} on {', '.join(networks)}, "
+                                f"{spec['host_ip']}:{spec['port']} -> {POOLER_PORT}", self._create, spec, digest)
         return container, True
-
-    def _ensure_image(self) -> None:
-        image = get_or_none(self.client.images, self.p["image"], "image")
-        if image is not None and self.p["pull"] != "always":
-            return
-        if image is None and self.p["pull"] == "never":
-            raise PgdockError(f"image {self.p['image']!r} is not present on the Docker host and pull is 'never'")
-        self._do(f"pull image {self.p['image']}", self.client.images.pull, self.p["image"])
 
     def _create(self, spec: dict, digest: str):
         first, *others = spec["networks"]
@@ -395,10 +379,10 @@ class PoolerRun:
     # -- absent --------------------------------------------------------------------------------------
     def _absent(self, existing) -> dict:
         if existing is not None:
-            self._do(f"remove pooler {self.p['name']}", self._remove, existing)
+            self.log.do(f"remove pooler {self.p['name']}", self._remove, existing)
         if self.p["remove_config"] and os.path.isdir(self.root):
-            self._do(f"remove {self.root}", self._remove_dirs)
-        return {"changed": bool(self.actions), "actions": self.actions}
+            self.log.do(f"remove {self.root}", self._remove_dirs)
+        return self.log.result()
 
     def _remove_dirs(self) -> None:
         if os.path.isdir(self.config_dir):

@@ -57,6 +57,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection impo
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.setup import ensure_replication_role
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog
 
 try:
     from docker.types import Mount
@@ -152,7 +153,7 @@ class ReplicaRun:
         self.p = params
         self.check_mode = check_mode
         self.warn = warn
-        self.actions: list[str] = []
+        self.log = ActionLog(check_mode)
         self.client = self.primary = self.primary_sql = None
         self.slot = (params.get("slot_name") or slot_name_for(params["name"])) if params["slot"] else None
         self.secrets_dir = params.get("secrets_dir") or secrets_dir_for(params["name"])
@@ -182,13 +183,7 @@ class ReplicaRun:
             self.primary_sql.close()
 
     def _result(self, extra: dict | None = None) -> dict:
-        return dict({"changed": bool(self.actions), "actions": self.actions}, **(extra or {}))
-
-    def _do(self, description: str, action, *args):
-        self.actions.append(description)
-        if not self.check_mode:
-            return action(*args)
-        return None
+        return self.log.result(**(extra or {}))
 
     # -- present -----------------------------------------------------------------------------------
     def _present(self, existing) -> dict:
@@ -214,13 +209,13 @@ class ReplicaRun:
             streaming = existing is not None and self._streams(upstream_sql)
             rebuilding = existing is not None and self.p["rebuild"] and not streaming
             if rebuilding:
-                self._do(f"remove replica {self.p['name']} and its volume to rebuild it", self._remove, existing, True)
+                self.log.do(f"remove replica {self.p['name']} and its volume to rebuild it", self._remove, existing, True)
             # a standby streaming from this volume holds a cluster: no probe container needed
             has_cluster = (streaming and self._volume() in self._mounted_volumes(existing)) \
                 or self._volume_has_cluster(image)
             if not has_cluster:
-                self._do(f"pg_basebackup from {upstream_name} into volume {self._volume()}",
-                         self._base_backup, image, upstream_name)
+                self.log.do(f"pg_basebackup from {upstream_name} into volume {self._volume()}",
+                            self._base_backup, image, upstream_name)
             self._ensure_container(image, upstream_name, "started", filled=not has_cluster)
             self._sync_names()
             status = None if self.check_mode else self._wait_streaming(upstream_sql, existing is not None and not rebuilding)
@@ -256,16 +251,16 @@ class ReplicaRun:
             return stored
         password = secrets.token_urlsafe(24)
         uid = owner_of(primary_secrets)
-        self._do(f"generate the replication password in {path} (0600)", write_secret, path, password, uid, uid)
+        self.log.do(f"generate the replication password in {path} (0600)", write_secret, path, password, uid, uid)
         return password
 
     def _prepare_upstream(self, upstream, conn, password: str) -> None:
         """Replication role (on the primary), hba rule and slot (on the upstream)."""
-        self.actions += ensure_replication_role(self._login(self.p["primary"]), self.p["replication_user"],
-                                                password, self.check_mode, self.warn)
-        self.actions += ensure_replication_rules(conn, self.p["replication_user"], self.check_mode)
+        self.log.extend(ensure_replication_role(self._login(self.p["primary"]), self.p["replication_user"],
+                                                password, self.check_mode, self.warn))
+        self.log.extend(ensure_replication_rules(conn, self.p["replication_user"], self.check_mode))
         if self.slot and not self._slot_exists(conn):
-            self._do(f"create physical replication slot {self.slot} on {upstream.name}", self._create_slot, conn)
+            self.log.do(f"create physical replication slot {self.slot} on {upstream.name}", self._create_slot, conn)
 
     def _write_client_files(self, directory: str, password: str) -> None:
         """replication.pgpass (and superuser.pgpass) in a secrets directory, 0600, owned by the uid that
@@ -279,7 +274,7 @@ class ReplicaRun:
         for name, content in files.items():
             path = os.path.join(directory, name)
             if secret_needs_write(path, content, uid, uid):
-                self._do(f"write {path} (0600)", write_secret, path, content, uid, uid)
+                self.log.do(f"write {path} (0600)", write_secret, path, content, uid, uid)
 
     def _volume(self) -> str:
         return self.p.get("data_volume") or f"{self.p['name']}-data"
@@ -364,7 +359,7 @@ class ReplicaRun:
         params["docker_host"], params["docker_timeout"] = self.p.get("docker_host"), self.p.get("docker_timeout")
         result = ContainerEngine(params, self.check_mode, False, self.warn,
                                  volume_filled=filled and not self.check_mode).run()
-        self.actions.extend(f"container: {a}" for a in result["actions"])
+        self.log.extend(result["actions"], "container: ")
 
     def _check_secret_files(self, settings: dict) -> None:
         """Files the settings name in the secrets mount (a TLS certificate...) must be in this
@@ -437,7 +432,7 @@ class ReplicaRun:
         wanted = synchronous_names_value(names)
         current = self.primary_sql.value("show synchronous_standby_names")
         if current != wanted:
-            self._do(f"set synchronous_standby_names = {wanted!r} on {self.p['primary']}", self._set_sync, wanted)
+            self.log.do(f"set synchronous_standby_names = {wanted!r} on {self.p['primary']}", self._set_sync, wanted)
 
     def _set_sync(self, value: str) -> None:
         what = f"setting synchronous_standby_names on {self.p['primary']}"
@@ -448,9 +443,9 @@ class ReplicaRun:
     # -- absent --------------------------------------------------------------------------------------
     def _absent(self, existing) -> dict:
         if existing is not None:
-            self._do(f"stop and remove replica {self.p['name']}"
-                     + (" and its volume" if self.p["remove_volume"] else ""),
-                     self._remove, existing, self.p["remove_volume"])
+            self.log.do(f"stop and remove replica {self.p['name']}"
+                        + (" and its volume" if self.p["remove_volume"] else ""),
+                        self._remove, existing, self.p["remove_volume"])
         upstream = (existing.labels.get(UPSTREAM_LABEL) if existing is not None else None) \
             or self.p.get("cascade_from") or self.p["primary"]
         if self.slot:
@@ -468,7 +463,7 @@ class ReplicaRun:
             return
         try:
             if self._slot_exists(conn):
-                self._do(f"drop replication slot {self.slot} on {upstream}", self._drop_slot, conn)
+                self.log.do(f"drop replication slot {self.slot} on {upstream}", self._drop_slot, conn)
         finally:
             if conn is not self.primary_sql:
                 conn.close()
@@ -503,15 +498,15 @@ class ReplicaRun:
         self._prepare_upstream(self.primary, self.primary_sql, password)
         self._write_client_files(old_secrets, password)
         if self.p["rebuild"]:
-            self._do(f"remove {self.p['name']} and its volume, to rebuild it from {self.p['primary']} "
-                     "(its writes that never reached the new primary are discarded)",
-                     self._remove, existing, True)
-            self._do(f"pg_basebackup from {self.p['primary']} into volume {self._volume()}",
-                     self._base_backup, image, self.p["primary"])
+            self.log.do(f"remove {self.p['name']} and its volume, to rebuild it from {self.p['primary']} "
+                        "(its writes that never reached the new primary are discarded)",
+                        self._remove, existing, True)
+            self.log.do(f"pg_basebackup from {self.p['primary']} into volume {self._volume()}",
+                        self._base_backup, image, self.p["primary"])
         else:
-            self._do(f"stop {self.p['name']} (clean shutdown)", self._stop, existing)
-            self._do(f"pg_rewind {self.p['name']} onto {self.p['primary']} and make it a standby",
-                     self._rewind, existing, image)
+            self.log.do(f"stop {self.p['name']} (clean shutdown)", self._stop, existing)
+            self.log.do(f"pg_rewind {self.p['name']} onto {self.p['primary']} and make it a standby",
+                        self._rewind, existing, image)
         self._ensure_container(image, self.p["primary"], "started", keep_from=existing, filled=self.p["rebuild"])
         self._sync_names()
         status = None if self.check_mode else self._wait_streaming(self.primary_sql, True)

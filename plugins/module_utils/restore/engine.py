@@ -8,12 +8,9 @@ or databases of a logical backup into a running server."""
 from __future__ import annotations
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import (
+    check_backup,
     PHYSICAL_KINDS,
     Repository,
-    check_backup,
-    lsn_to_int,
-    parse_lsn,
-    parse_time,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.server import Server
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.engine import ContainerEngine
@@ -23,6 +20,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import layout_of_image
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import secret_needs_write, write_secret
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import lsn_to_int, parse_lsn, parse_time
 from ansible_collections.pgdock.postgres.plugins.module_utils.restore.volume import (
     backed_up_password,
     chain_ids,

@@ -68,7 +68,7 @@ class BackupVolumeFiller:
                 why = "does not exist" if not repo.exists() else f"holds no physical backup of PostgreSQL {layout.major}"
                 engine.warn(f"restore_from: repository {repo.root} {why}; an empty cluster is initialised in "
                             f"data volume {p['data_volume']}")
-                engine.actions.append(f"initialise an empty cluster (nothing to restore: repository {repo.root} {why})")
+                engine.log.add(f"initialise an empty cluster (nothing to restore: repository {repo.root} {why})")
                 return None
         label = chain[-1]
         if p["state"] != "started" or not p["wait"]:

@@ -17,7 +17,7 @@ import os
 import posixpath
 import time
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import check_backup, int_to_lsn
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import check_backup
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.retention import (
     WAL_SEGMENT_SIZE,
     wal_file_position,
@@ -31,6 +31,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import container_superuser_password
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import int_to_lsn
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.psql import ContainerSession
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import QueryError
 

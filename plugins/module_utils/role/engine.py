@@ -24,6 +24,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.scram import (
     verify_password,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import with_diff
 
 try:
     from psycopg2 import sql
@@ -54,9 +55,7 @@ def ensure_role(module) -> dict:
         run = RoleRun(session, p, module.warn)
         before, after = run.absent() if p["state"] == "absent" else run.present()
     result = {"changed": bool(session.queries), "queries": session.queries, "role": after or {}}
-    if module._diff:
-        result["diff"] = {"before": before or {}, "after": after or {}}
-    return result
+    return with_diff(result, module._diff, before or {}, after or {})
 
 
 def validate_options(p: dict) -> None:

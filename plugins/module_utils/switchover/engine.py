@@ -49,7 +49,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.replication.engine
     ReplicaRun,
     slot_name_for,
 )
-from ansible_collections.pgdock.postgres.plugins.module_utils.runner import spec_params
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, spec_params
 
 try:
     from docker.types import Mount
@@ -84,7 +84,7 @@ class Switchover:
         self.p = params
         self.check_mode = check_mode
         self.warn = warn
-        self.actions: list[str] = []
+        self.log = ActionLog(check_mode)
         self.timings: dict[str, float] = {}
         self.client = self.pooler = None
 
@@ -112,8 +112,7 @@ class Switchover:
             return self._switch(old, target)
 
     def _result(self, primary: str, former: str | None, extra: dict | None = None) -> dict:
-        return dict({"changed": bool(self.actions), "actions": self.actions, "primary": primary,
-                     "former_primary": former, "timings": self.timings}, **(extra or {}))
+        return self.log.result(primary=primary, former_primary=former, timings=self.timings, **(extra or {}))
 
     def _container(self, name: str, what: str):
         container = get_or_none(self.client.containers, name, "container") if name else None
@@ -185,7 +184,7 @@ class Switchover:
             if self.p["rejoin"]:
                 plan.append(f"rejoin {old.name} as a standby of {target.name}")
             if self.check_mode:
-                self.actions += plan
+                self.log.extend(plan)
                 return self._result(old.name, None, {"prechecks": checks})
             self._prepare_target(target_conn, target)
             self._step("checkpoint", old_conn.run, "checkpoint")
@@ -194,7 +193,7 @@ class Switchover:
         try:
             pause_start = time.monotonic()
             self._step("pause", self.pooler.admin.pause, self.p["pause_timeout"])
-            self.actions.append(f"paused pooler {self.pooler.container.name}")
+            self.log.add(f"paused pooler {self.pooler.container.name}")
             try:
                 self._stop_and_catch_up(old, target, target_conn)
                 self._step("promote", self._promote, target_conn, target)
@@ -220,16 +219,16 @@ class Switchover:
         be able to log in to the target too."""
         lookup = self.pooler.auth_query_login()
         if lookup is not None:
-            self.actions += ensure_lookup_hba(target_conn, lookup[0], lookup[1], False)
+            self.log.extend(ensure_lookup_hba(target_conn, lookup[0], lookup[1], False))
         if target_conn.value("show synchronous_standby_names"):
             target_conn.run("alter system reset synchronous_standby_names")
             target_conn.run("select pg_reload_conf()")
-            self.actions.append(f"reset synchronous_standby_names on {target.name} (set again when standbys rejoin)")
+            self.log.add(f"reset synchronous_standby_names on {target.name} (set again when standbys rejoin)")
 
     def _stop_and_catch_up(self, old, target, target_conn) -> None:
         """Clean shutdown of the old primary, then wait until the target replayed its shutdown checkpoint."""
         self._step("stop_old_primary", self._stop, old)
-        self.actions.append(f"stopped {old.name} (clean shutdown)")
+        self.log.add(f"stopped {old.name} (clean shutdown)")
         control = self._step("read_control_file", self._control_data, old)
         if control.state != "shut down":
             raise PgdockError(f"{old.name!r} did not shut down cleanly (pg_control says {control.state!r})")
@@ -245,8 +244,8 @@ class Switchover:
                                   f"({control.checkpoint_text}) within {self.p['catchup_timeout']} s (it is at {row[1]})")
             time.sleep(0.02)
         self.timings["catch_up"] = round(time.monotonic() - start, 3)
-        self.actions.append(f"{target.name} replayed everything {old.name} wrote (shutdown checkpoint "
-                            f"{control.checkpoint_text}, timeline {control.timeline})")
+        self.log.add(f"{target.name} replayed everything {old.name} wrote (shutdown checkpoint "
+                     f"{control.checkpoint_text}, timeline {control.timeline})")
 
     def _stop(self, old) -> None:
         with docker_action(f"stopping {old.name}"):
@@ -275,7 +274,7 @@ class Switchover:
             if time.monotonic() > deadline:
                 raise PgdockError(f"{target.name!r} did not finish its promotion within {self.p['catchup_timeout']} s")
             time.sleep(0.01)
-        self.actions.append(f"promoted {target.name}")
+        self.log.add(f"promoted {target.name}")
 
     def _rollback(self, old, target_conn, cause: Exception) -> None:
         """Before the promotion: the old primary takes writes again and the pooler resumes on it."""
@@ -298,42 +297,42 @@ class Switchover:
         except PgdockError as exc:
             raise PgdockError(f"switchover aborted before promotion ({reason}) and the rollback failed too: {exc}. "
                               f"State: {old.name!r} should be primary; the pooler may still be paused "
-                              f"(RESUME on its admin console)", actions=self.actions) from None
+                              f"(RESUME on its admin console)", actions=self.log.actions) from None
         raise PgdockError(f"switchover aborted before promotion: {reason}. Rolled back: {old.name!r} is the "
                           "primary again, the pooler resumed on it, no write was lost",
-                          actions=self.actions, timings=self.timings) from None
+                          actions=self.log.actions, timings=self.timings) from None
 
     def _after_promotion(self, old, target, pause_start: float) -> None:
         """Repoint and resume the pooler; a failure now leaves the target as primary and says so."""
         try:
             self._step("repoint", self.pooler.repoint, target.name)
-            self.actions.append(f"repointed pooler {self.pooler.container.name} to {target.name} (RELOAD)")
+            self.log.add(f"repointed pooler {self.pooler.container.name} to {target.name} (RELOAD)")
         finally:
             try:
                 self._step("resume", self.pooler.admin.resume)
                 self.timings["pause_total"] = round(time.monotonic() - pause_start, 3)
-                self.actions.append(f"resumed pooler {self.pooler.container.name}")
+                self.log.add(f"resumed pooler {self.pooler.container.name}")
             except PgdockError as exc:
                 raise PgdockError(f"{target.name!r} is the new primary but the pooler could not be resumed: {exc}. "
                                   f"{old.name!r} is stopped. Run the switchover again to finish it",
-                                  actions=self.actions) from None
+                                  actions=self.log.actions) from None
 
     # -- after the promotion ------------------------------------------------------------------------
     def _finish_after_promotion(self, old, target) -> dict:
         """The target is primary already but the pooler points at the old one (an earlier run stopped
         after the promotion): repoint, resume, rejoin."""
         if self.check_mode:
-            self.actions.append(f"repoint pooler {self.pooler.container.name} to {target.name} and resume it")
+            self.log.add(f"repoint pooler {self.pooler.container.name} to {target.name} and resume it")
             return self._result(target.name, old.name)
         self.pooler.repoint(target.name)
         self.pooler.admin.resume()
-        self.actions.append(f"repointed pooler {self.pooler.container.name} to the primary {target.name}")
+        self.log.add(f"repointed pooler {self.pooler.container.name} to the primary {target.name}")
         return self._rejoin_and_report(old, target, {})
 
     def _rejoin_and_report(self, old, target, checks: dict) -> dict:
         extra = {"prechecks": checks}
         if not self.p["rejoin"]:
-            self.actions.append(f"{old.name} left stopped (rejoin: false)")
+            self.log.add(f"{old.name} left stopped (rejoin: false)")
             return self._result(target.name, old.name, extra)
         start = time.monotonic()
         try:
@@ -341,7 +340,7 @@ class Switchover:
         except PgdockError as exc:
             raise PgdockError(f"{target.name!r} is the new primary and the pooler points at it, but {old.name!r} "
                               f"could not rejoin as its standby: {exc}. Rejoin it with pgdock.postgres.replica "
-                              "(state rejoined)", actions=self.actions, timings=self.timings) from None
+                              "(state rejoined)", actions=self.log.actions, timings=self.timings) from None
         self.timings["rejoin"] = round(time.monotonic() - start, 3)
         extra["replica"] = replica
         return self._result(target.name, old.name, extra)
@@ -355,7 +354,7 @@ class Switchover:
             stop_timeout=self.p["stop_timeout"], wait_timeout=self.p["wait_timeout"]), "replica")
         params.update(docker_host=self.p.get("docker_host"), docker_timeout=self.p.get("docker_timeout"))
         result = ReplicaRun(params, False, self.warn).run()
-        self.actions += [f"rejoin: {a}" for a in result["actions"]]
+        self.log.extend(result["actions"], "rejoin: ")
         self._drop_stale_slot(old.name, slot_name_for(target.name))
         return result.get("replica")
 
@@ -376,6 +375,6 @@ class Switchover:
             row = conn.row("select active from pg_replication_slots where slot_name = %s", (slot,))
             if row is not None and not row[0]:
                 conn.run("select pg_drop_replication_slot(%s)", (slot,), what=f"dropping slot {slot}")
-                self.actions.append(f"dropped the stale slot {slot} on {standby}")
+                self.log.add(f"dropped the stale slot {slot} on {standby}")
         finally:
             conn.close()

@@ -10,18 +10,16 @@ import pytest
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.engine import stats_show_changes
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import (
-    Repository,
     check_backup,
-    int_to_lsn,
-    lsn_to_int,
     manifest_wal_range,
     new_backup_id,
-    parse_time,
+    Repository,
     verify_sums,
     write_label,
     write_sums,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import int_to_lsn, lsn_to_int, parse_time
 
 
 def make_backup(repo: Repository, kind: str, backup_id: str, parent=None, stop="2025-01-01T00:00:00+00:00",

@@ -7,15 +7,14 @@ import pytest
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.control import (
+    ControlData,
     HEADER,
     KNOWN_VERSIONS,
-    STATES,
-    ControlData,
-    lsn_text,
-    lsn_value,
     parse_control_file,
     parse_controldata_output,
+    STATES,
 )
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import int_to_lsn, lsn_to_int
 
 # `pg_controldata` of a cleanly stopped PostgreSQL 17 and 18 (pgdock-test/postgres images).
 CONTROLDATA_17 = """\
@@ -137,7 +136,7 @@ def control_bytes(version=1700, state=1, checkpoint=0x15017E0, timeline=1, redo=
     return (header + bytes(max(size - len(header), 0)))[:size]
 
 
-# lsn_text / lsn_value ------------------------------------------------------------------------------
+# int_to_lsn / lsn_to_int ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value, text", [
     (0, "0/0"),
@@ -149,19 +148,19 @@ def control_bytes(version=1700, state=1, checkpoint=0x15017E0, timeline=1, redo=
     (0xABC_0000_0001, "ABC/1"),
 ])
 def test_lsn_text_and_value(value, text):
-    assert lsn_text(value) == text
-    assert lsn_value(text) == value
-    assert lsn_value(text.lower()) == value
-    assert lsn_value(f"  {text}\n") == value
+    assert int_to_lsn(value) == text
+    assert lsn_to_int(text) == value
+    assert lsn_to_int(text.lower()) == value
+    assert lsn_to_int(f"  {text}\n") == value
 
 
 @pytest.mark.parametrize("value", [0, 1, 0x3000028, 0x16_B374_D848, 2**32 - 1, 2**32, 2**64 - 1, 123456789012345])
 def test_lsn_round_trip(value):
-    assert lsn_value(lsn_text(value)) == value
+    assert lsn_to_int(int_to_lsn(value)) == value
 
 
 def test_lsn_value_keeps_leading_zeros_meaningless():
-    assert lsn_value("00000001/00000028") == lsn_value("1/28") == 0x1_0000_0028
+    assert lsn_to_int("00000001/00000028") == lsn_to_int("1/28") == 0x1_0000_0028
 
 
 @pytest.mark.parametrize("text", [
@@ -170,7 +169,7 @@ def test_lsn_value_keeps_leading_zeros_meaningless():
 ])
 def test_lsn_value_bad_input(text):
     with pytest.raises(ValueError):
-        lsn_value(text)
+        lsn_to_int(text)
 
 
 # parse_control_file --------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def test_restore_from_plans_the_newest_backup_of_the_image_major(repo):
     run = engine(warnings, repository=repo.root, target="latest")
     plan = plan_restore(run, LAYOUT_17)
     assert [b["id"] for b in plan.chain] == ["F17", "I17"] and plan.label["id"] == "I17"
-    assert plan.recovery is None and plan.replay == [] and warnings == [] and run.actions == []
+    assert plan.recovery is None and plan.replay == [] and warnings == [] and run.log.actions == []
     plan = plan_restore(engine(warnings, repository=repo.root, target="latest"), LAYOUT_18)
     assert plan.label["id"] == "F18"
 
@@ -81,8 +81,8 @@ def test_nothing_to_restore_initialises_an_empty_cluster_and_says_so(repo, tmp_p
     run = engine(warnings, repository=root, target="latest")
     assert plan_restore(run, ImageLayout(15, "/var/lib/postgresql/data", "/var/lib/postgresql/data")) is None
     assert len(warnings) == 1 and "an empty cluster is initialised" in warnings[0]
-    assert run.actions and run.actions[0].startswith("initialise an empty cluster (nothing to restore")
-    assert ("does not exist" in run.actions[0]) == (where == "missing")
+    assert run.log.actions and run.log.actions[0].startswith("initialise an empty cluster (nothing to restore")
+    assert ("does not exist" in run.log.actions[0]) == (where == "missing")
 
 
 def test_explicit_backup_must_be_physical_and_of_the_image_major(repo):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from backup_fixtures import add_backup as add_catalogued
-from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import Repository, parse_lsn
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import Repository
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import parse_lsn
 from ansible_collections.pgdock.postgres.plugins.module_utils.restore.engine import RestoreEngine
 
 SEGMENT = 16 * 1024 * 1024

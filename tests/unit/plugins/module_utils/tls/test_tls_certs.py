@@ -13,13 +13,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
-from ansible_collections.pgdock.postgres.plugins.module_utils.tls.engine import (
-    LeafSpec,
+from ansible_collections.pgdock.postgres.plugins.module_utils.tls.certs import (
     ca_defects,
     cert_info,
     cert_pem,
     cert_sans,
-    check_directories,
     desired_sans,
     generate_key,
     issue_ca,
@@ -29,13 +27,17 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.tls.engine import 
     key_type_of,
     keys_match,
     leaf_problems,
+    LeafSpec,
     load_cert,
     load_key,
     normalise_san,
-    pem_option,
     serial_hex,
-    validate_options,
     validity_problem,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.tls.engine import (
+    check_directories,
+    pem_option,
+    validate_options,
 )
 
 NOW = datetime.datetime(2030, 6, 1, 12, 0, tzinfo=datetime.timezone.utc)
