@@ -145,7 +145,7 @@ class ContainerEngine:
         container = existing
         if existing is None:
             if restore is not None:
-                self.log.do(self.filler.describe(restore), self.filler.fill, self, restore, image, layout)
+                self.log.do(self.filler.describe(self, restore), self.filler.fill, self, restore, image, layout)
                 self.log.extend(restore.replay)
             container = self.log.do(f"create container {self.p['name']}", self._create, desired)
         elif differences:
