@@ -30,6 +30,7 @@ HELPER_LABEL = "org.pgdock.helper"                 # what a one-shot helper cont
 SERVER_PORT = 5432
 CONTAINER_PORT = f"{SERVER_PORT}/tcp"
 POOLER_PORT = 6432
+POOLER_CONTAINER_PORT = f"{POOLER_PORT}/tcp"
 SECRETS_MOUNT = "/run/secrets/pgdock"             # the server's secrets directory, read-only
 PASSWORD_FILE_NAME = "superuser_password"         # in the secrets directory; POSTGRES_PASSWORD_FILE
 REPLICATION_PASSWORD_FILE = "replication_password"  # the cluster's replication password, in the primary's
@@ -39,6 +40,7 @@ INITDB_SCRIPTS_MOUNT = "/docker-entrypoint-initdb.d"
 WAL_ARCHIVE_MOUNT = "/pgdock-wal-archive"         # where archive_command copies WAL to (wal_archive_dir)
 REPO_MOUNT = "/pgdock-repo"                       # the backup repository in helper containers
 POOLER_CONFIG_MOUNT = "/etc/pgbouncer"            # the pooler's files, read-only
+POOLER_ADMIN_PASSWORD_FILE = "admin_password"     # beside the pooler's etc/ on the host, never inside
 # the official image's entrypoint reads these; the container module sets them
 ENTRYPOINT_ENV = ("POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD_FILE", "POSTGRES_INITDB_ARGS", "PGDATA")
 

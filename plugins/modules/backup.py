@@ -244,37 +244,12 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.engine import backup
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():
-    argument_spec = dict(
-        repository=dict(type="path", required=True),
-        list=dict(type="bool", default=False),
-        kind=dict(type="str", choices=["full", "incremental", "logical"]),
-        container=dict(type="str"),
-        databases=dict(type="list", elements="str"),
-        force=dict(type="bool", default=False),
-        archive=dict(type="bool"),
-        archive_method=dict(type="str", choices=["command", "stream"], default="command"),
-        archive_timeout=dict(type="int", default=60),
-        allow_restart=dict(type="bool", default=False),
-        prune=dict(type="bool", default=False),
-        retention=dict(type="dict", default={}, options=dict(
-            keep_all_days=dict(type="int", default=14),
-            keep_bases_days=dict(type="int", default=42),
-            max_days=dict(type="int"),
-            min_fulls=dict(type="int", default=2),
-            pitr_days=dict(type="int"),
-        )),
-        **DOCKER_COMMON_ARGS,
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_if=[("list", False, ("kind", "archive", "prune"), True)],
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, backup, needs_docker=not module.params["list"])
 
 

@@ -154,24 +154,12 @@ queries:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.config.engine import ensure_config
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.config.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():
-    argument_spec = dict(
-        settings=dict(type="dict", default={}),
-        reset=dict(type="list", elements="str", default=[]),
-        preset=dict(type="str", choices=["production"]),
-        preset_memory=dict(type="str"),
-        allow_restart=dict(type="bool", default=False),
-        stop_timeout=dict(type="int"),
-        wait_timeout=dict(type="int", default=180),
-        **PG_CONNECTION_ARGS,
-        **DOCKER_COMMON_ARGS,
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, ensure_config)
 
 

@@ -372,19 +372,13 @@ from functools import partial
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.engine import ensure_container
-from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import CONTAINER_ARGUMENT_SPEC
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.restore.restore_from import BackupVolumeFiller
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():
-    argument_spec = dict(CONTAINER_ARGUMENT_SPEC, **DOCKER_COMMON_ARGS)
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_if=[("state", "started", ("networks",)), ("state", "stopped", ("networks",))],
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     # restore_from: the restore code fills an empty data volume through the engine's filler seam
     run_engine(module, partial(ensure_container, volume_filler=BackupVolumeFiller))
 

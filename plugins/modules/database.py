@@ -193,39 +193,12 @@ queries:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.database.engine import ensure_database
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.database.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        owner=dict(type="str"),
-        encoding=dict(type="str"),
-        locale=dict(type="str"),
-        lc_collate=dict(type="str"),
-        lc_ctype=dict(type="str"),
-        template=dict(type="str"),
-        force=dict(type="bool", default=False),
-        extensions=dict(type="list", elements="dict", default=[], options=dict(
-            name=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "absent", "latest"], default="present"),
-            version=dict(type="str"),
-            schema=dict(type="str"),
-            cascade=dict(type="bool", default=False),
-        )),
-        schemas=dict(type="list", elements="dict", default=[], options=dict(
-            name=dict(type="str", required=True),
-            owner=dict(type="str"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            cascade=dict(type="bool", default=False),
-        )),
-        **PG_CONNECTION_ARGS,
-        **DOCKER_COMMON_ARGS,
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, ensure_database)
 
 

@@ -209,33 +209,13 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.grant.engine import ensure_grant
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.grant.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():
-    argument_spec = dict(
-        roles=dict(type="list", elements="str", required=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        preset=dict(type="str", choices=["readonly", "readwrite", "monitor"]),
-        type=dict(type="str", choices=["database", "schema", "table", "sequence", "function",
-                                       "default_privileges", "role"]),
-        objs=dict(type="list", elements="str"),
-        privileges=dict(type="list", elements="str", aliases=["privs"]),
-        schema=dict(type="str"),
-        target_role=dict(type="str"),
-        with_grant_option=dict(type="bool"),
-        **PG_CONNECTION_ARGS,
-        **DOCKER_COMMON_ARGS,
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        mutually_exclusive=[("preset", "type"), ("preset", "objs"), ("preset", "privileges")],
-        required_one_of=[("preset", "type")],
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, ensure_grant, needs_docker=bool(module.params["container"]))
 
 

@@ -206,44 +206,13 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.hba.engine import ensure_hba
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.hba.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
-
-RULE_OPTIONS = dict(
-    type=dict(type="str", choices=["local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc"],
-              default="host"),
-    database=dict(type="list", elements="str", default=["all"]),
-    user=dict(type="list", elements="str", default=["all"]),
-    address=dict(type="str"),
-    method=dict(type="str", required=True),
-    options=dict(type="dict", default={}),
-)
 
 
 def main():
-    argument_spec = dict(
-        PG_CONNECTION_ARGS,
-        container=dict(type="str", required=True),
-        rules=dict(type="list", elements="dict", options=RULE_OPTIONS),
-        default_rules=dict(type="bool", default=False),
-        require_ssl=dict(type="bool", default=True),
-        replication_user=dict(type="str"),
-        cert_logins=dict(type="list", elements="dict", default=[], options=dict(
-            user=dict(type="str", required=True),
-            database=dict(type="str", default="postgres"),
-        )),
-        extra_rules=dict(type="list", elements="dict", default=[], options=RULE_OPTIONS),
-        extra_rules_position=dict(type="str", choices=["before_reject", "first"], default="before_reject"),
-        postgres_uid=dict(type="int", default=999),
-        **DOCKER_COMMON_ARGS,
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_if=[("default_rules", False, ("rules",))],
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, ensure_hba)
 
 

@@ -105,20 +105,13 @@ info:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.info.engine import SECTIONS, gather_info
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.info.engine import gather_info
+from ansible_collections.pgdock.postgres.plugins.module_utils.info.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():
-    argument_spec = dict(
-        gather=dict(type="list", elements="str", choices=["all", *SECTIONS], default=["all"]),
-        top_queries=dict(type="int", default=10),
-        **PG_CONNECTION_ARGS,
-        **DOCKER_COMMON_ARGS,
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, gather_info, needs_docker=bool(module.params.get("container")))
 
 

@@ -239,35 +239,13 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.network.engine import ensure_network
+from ansible_collections.pgdock.postgres.plugins.module_utils.network.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        driver=dict(type="str", choices=["bridge", "overlay"], default="bridge"),
-        internal=dict(type="bool", default=False),
-        attachable=dict(type="bool", default=False),
-        subnet=dict(type="str"),
-        gateway=dict(type="str"),
-        ip_range=dict(type="str"),
-        labels=dict(type="dict"),
-        connected=dict(
-            type="list",
-            elements="dict",
-            options=dict(
-                container=dict(type="str", required=True),
-                aliases=dict(type="list", elements="str", default=[]),
-            ),
-        ),
-        appends=dict(type="bool", default=False),
-        force=dict(type="bool", default=False),
-        **DOCKER_COMMON_ARGS,
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, ensure_network)
 
 

@@ -257,13 +257,13 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.engine import POOLER_ARGUMENT_SPEC, ensure_pooler
+from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.engine import ensure_pooler
+from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(POOLER_ARGUMENT_SPEC, **DOCKER_COMMON_ARGS), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, ensure_pooler)
 
 

@@ -212,43 +212,13 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import networks_option
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.restore.engine import restore
+from ansible_collections.pgdock.postgres.plugins.module_utils.restore.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():
-    argument_spec = dict(
-        repository=dict(type="path", required=True),
-        backup=dict(type="str"),
-        kind=dict(type="str", choices=["physical", "logical"], default="physical"),
-        target=dict(type="str", choices=["latest", "immediate"], default="latest"),
-        target_time=dict(type="str"),
-        target_lsn=dict(type="str"),
-        name=dict(type="str"),
-        data_volume=dict(type="str"),
-        force=dict(type="bool", default=False),
-        image=dict(type="str"),
-        networks=networks_option(),
-        published_port=dict(type="int"),
-        published_host_ip=dict(type="str", default="127.0.0.1"),
-        superuser_password=dict(type="str", no_log=True),
-        secrets_dir=dict(type="path"),
-        container_options=dict(type="dict", default={}),
-        wait_timeout=dict(type="int", default=300),
-        container=dict(type="str"),
-        databases=dict(type="list", elements="str"),
-        into_database=dict(type="str"),
-        restore_globals=dict(type="bool", default=False),
-        list_databases=dict(type="bool", default=False),
-        **DOCKER_COMMON_ARGS,
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        mutually_exclusive=[("target_time", "target_lsn")],
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, restore)
 
 

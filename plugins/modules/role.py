@@ -247,35 +247,13 @@ queries:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.role.engine import ensure_role
+from ansible_collections.pgdock.postgres.plugins.module_utils.role.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
 
 
 def main():
-    argument_spec = dict(
-        name=dict(type="str", required=True, aliases=["role"]),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        password=dict(type="str", no_log=True),
-        update_password=dict(type="str", choices=["always", "on_create"], default="always", no_log=False),
-        login=dict(type="bool"),
-        superuser=dict(type="bool"),
-        createdb=dict(type="bool"),
-        createrole=dict(type="bool"),
-        replication=dict(type="bool"),
-        bypassrls=dict(type="bool"),
-        inherit=dict(type="bool"),
-        connection_limit=dict(type="int"),
-        valid_until=dict(type="str"),
-        member_of=dict(type="list", elements="str"),
-        member_of_mode=dict(type="str", choices=["exact", "append"], default="exact"),
-        reassign_owned_to=dict(type="str"),
-        drop_owned=dict(type="bool", default=False),
-        **PG_CONNECTION_ARGS,
-        **DOCKER_COMMON_ARGS,
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, ensure_role, needs_docker=bool(module.params["container"]))
 
 

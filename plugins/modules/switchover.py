@@ -130,16 +130,13 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.switchover.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
-from ansible_collections.pgdock.postgres.plugins.module_utils.switchover.engine import (
-    SWITCHOVER_ARGUMENT_SPEC,
-    run_switchover,
-)
+from ansible_collections.pgdock.postgres.plugins.module_utils.switchover.engine import run_switchover
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(SWITCHOVER_ARGUMENT_SPEC, **DOCKER_COMMON_ARGS), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, run_switchover)
 
 

@@ -324,42 +324,13 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.tls.options import ARGUMENT_SPEC, MODULE_KWARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_engine
-from ansible_collections.pgdock.postgres.plugins.module_utils.tls.certs import KEY_TYPES
 from ansible_collections.pgdock.postgres.plugins.module_utils.tls.engine import ensure_tls
 
 
 def main():
-    argument_spec = dict(
-        dest_dir=dict(type="path"),
-        postgres_uid=dict(type="int", default=999),
-        ca_dir=dict(type="path", default="/var/lib/pgdock/ca"),
-        ca_cert=dict(type="str"),
-        ca_key=dict(type="str", no_log=True),
-        ca_key_passphrase=dict(type="str", no_log=True),
-        ca_common_name=dict(type="str", default="pgdock.postgres CA"),
-        ca_validity_days=dict(type="int", default=3650),
-        common_name=dict(type="str"),
-        subject_alt_names=dict(type="list", elements="str", default=[]),
-        client_certs=dict(type="list", elements="str", default=[]),
-        client_dir=dict(type="path"),
-        client_uid=dict(type="int"),
-        key_type=dict(type="str", choices=list(KEY_TYPES), default="ec-p256"),
-        validity_days=dict(type="int", default=397),
-        renew_before=dict(type="int", default=30),
-        force=dict(type="bool", default=False),
-        reload=dict(type="bool", default=True),
-        **PG_CONNECTION_ARGS,
-        **DOCKER_COMMON_ARGS,
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_together=[("ca_cert", "ca_key")],
-        required_by={"ca_key_passphrase": "ca_key"},
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
     run_engine(module, ensure_tls, needs_docker=False)
 
 

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import PHYSICAL_KINDS
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import lsn_to_int, parse_time
-
-WAL_SEGMENT_SIZE = 16 * 1024 * 1024
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import (
+    WAL_SEGMENT_SIZE,
+    lsn_to_int,
+    parse_time,
+    wal_file_position,
+)
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,6 @@ def plan_retention(labels: list[dict], now: datetime, policy: RetentionPolicy = 
     return {"keep": [lab["id"] for lab in ordered if lab["id"] in reasons],
             "delete": [lab["id"] for lab in ordered if lab["id"] not in reasons],
             "reasons": reasons}
-
-
-def wal_file_position(name: str, segment_size: int = WAL_SEGMENT_SIZE) -> int | None:
-    """Segment number of a WAL file name (timeline ignored), None for other files (.history...)."""
-    base = name.split(".", 1)[0]
-    if len(base) != 24 or any(c not in "0123456789ABCDEF" for c in base):
-        return None
-    return (int(base[8:16], 16) << 32) // segment_size + int(base[16:24], 16)
 
 
 def wal_to_prune(wal_names: list[str], kept: list[dict], segment_size: int = WAL_SEGMENT_SIZE) -> list[str]:

@@ -14,7 +14,6 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
     ENTRYPOINT_ENV,
     INITDB_SCRIPTS_MOUNT,
     PASSWORD_FILE_NAME,
-    POSTGRES_UID,
     SECRETS_MOUNT,
     TOPOLOGY_LABELS,
     WAL_ARCHIVE_MOUNT,
@@ -26,7 +25,6 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import ImageLayout, env_to_dict, image_env
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
-from ansible_collections.pgdock.postgres.plugins.module_utils.runner import spec_params
 
 NS_PER_SECOND = 1_000_000_000
 MIN_MEMORY = 32 * 1024 * 1024
@@ -36,71 +34,11 @@ SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)
 FORBIDDEN_ENV = ("POSTGRES_PASSWORD",)
 
 
-def networks_option() -> dict:
-    """The argument spec of a server's `networks` option (name, aliases), the same in every module."""
-    return dict(type="list", elements="dict", options=dict(
-        name=dict(type="str", required=True),
-        aliases=dict(type="list", elements="str", default=[]),
-    ))
-
-
-# The container module's options (without the Docker connection options), for the module and for
-# engines that drive the container engine themselves (see container_params).
-CONTAINER_ARGUMENT_SPEC = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", choices=["started", "stopped", "absent"], default="started"),
-    image=dict(type="str", default="postgres:18"),
-    pull=dict(type="str", choices=["missing", "always", "never"], default="missing"),
-    data_volume=dict(type="str"),
-    remove_volume=dict(type="bool", default=False),
-    pgdata=dict(type="str"),
-    superuser=dict(type="str", default="postgres"),
-    superuser_password=dict(type="str", no_log=True),
-    database=dict(type="str"),
-    initdb_args=dict(type="str", default="--auth-host=scram-sha-256 --data-checksums"),
-    secrets_dir=dict(type="path"),
-    postgres_uid=dict(type="int", default=POSTGRES_UID),
-    networks=networks_option(),
-    published_port=dict(type="int"),
-    published_host_ip=dict(type="str", default="127.0.0.1"),
-    healthcheck=dict(type="dict", default={}, options=dict(
-        interval=dict(type="int", default=10),
-        timeout=dict(type="int", default=5),
-        retries=dict(type="int", default=5),
-        start_period=dict(type="int", default=30),
-    )),
-    restart_policy=dict(type="str", choices=["no", "always", "unless-stopped", "on-failure"],
-                        default="unless-stopped"),
-    stop_timeout=dict(type="int", default=120),
-    memory=dict(type="str"),
-    cpus=dict(type="float"),
-    shm_size=dict(type="str", default="256m"),
-    log_max_size=dict(type="str", default="10m"),
-    log_max_file=dict(type="int", default=5),
-    settings=dict(type="dict", default={}),
-    init_scripts_dir=dict(type="path"),
-    wal_archive_dir=dict(type="path"),
-    env=dict(type="dict", default={}),
-    labels=dict(type="dict", default={}),
-    wait=dict(type="bool", default=True),
-    wait_timeout=dict(type="int", default=180),
-    restore_from=dict(type="dict", options=dict(
-        repository=dict(type="path", required=True),
-        backup=dict(type="str"),
-        target=dict(type="str", choices=["latest", "immediate"], default="latest"),
-    )),
-)
-
 # Fields that a change can only reach by creating a new container (the data volume is kept).
 RECREATE_FIELDS = (
     "image", "image_id", "command", "env", "labels", "mounts", "ports", "healthcheck",
     "restart_policy", "stop_timeout", "memory", "nano_cpus", "shm_size", "security_opt", "log_config",
 )
-
-
-def container_params(**options) -> dict:
-    """Container engine parameters: the given options over the module's defaults (suboptions too)."""
-    return spec_params(CONTAINER_ARGUMENT_SPEC, options, "container")
 
 
 def setting_value(value) -> str:

@@ -30,6 +30,14 @@ DOCKER_COMMON_ARGS = dict(
 )
 
 
+def networks_option() -> dict:
+    """The argument spec of a server's `networks` option (name, aliases), the same in every module."""
+    return dict(type="list", elements="dict", options=dict(
+        name=dict(type="str", required=True),
+        aliases=dict(type="list", elements="str", default=[]),
+    ))
+
+
 class DockerAccessError(PgdockError):
     """An engine call failed; the message says what was being done and why it failed."""
 

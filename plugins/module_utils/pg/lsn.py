@@ -2,7 +2,7 @@
 # Copyright: pgdock.postgres developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """WAL positions and times as PostgreSQL and the modules write them: an LSN as text ('16/B374D848')
-and as a number, the current UTC time, ISO 8601 timestamps (to the microsecond, or to the second
+and as a number, the position of a WAL file from its name, the current UTC time, ISO 8601 timestamps (to the microsecond, or to the second
 with a Z), and a user's timestamp read back."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 
 LSN_RE = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
+WAL_SEGMENT_SIZE = 16 * 1024 * 1024  # the default; initdb --wal-segsize can change it
 
 
 def lsn_to_int(lsn: str | None) -> int | None:
@@ -37,6 +38,14 @@ def parse_lsn(value, option: str = "target_lsn") -> int:
         raise PgdockError(f"{option}: {value!r} is not a WAL position; give two hexadecimal numbers of at most "
                           "8 digits separated by a slash, as pg_current_wal_lsn() returns them (e.g. 0/3000148)")
     return lsn_to_int(text)
+
+
+def wal_file_position(name: str, segment_size: int = WAL_SEGMENT_SIZE) -> int | None:
+    """Segment number of a WAL file name (timeline ignored), None for other files (.history...)."""
+    base = name.split(".", 1)[0]
+    if len(base) != 24 or any(c not in "0123456789ABCDEF" for c in base):
+        return None
+    return (int(base[8:16], 16) << 32) // segment_size + int(base[16:24], 16)
 
 
 def utc_now() -> datetime:

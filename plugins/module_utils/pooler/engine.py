@@ -13,10 +13,11 @@ import os
 import secrets
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
+    POOLER_ADMIN_PASSWORD_FILE,
     POOLER_CONFIG_MOUNT,
+    POOLER_CONTAINER_PORT,
     POOLER_PORT,
     POOLER_SPEC_LABEL,
-    POSTGRES_UID,
     ROLE_LABEL,
     UPSTREAM_LABEL,
     pooler_dir_for,
@@ -28,7 +29,6 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
     get_or_none,
     is_managed,
     managed_labels,
-    mount_source,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import (
     read_secret,
@@ -38,7 +38,6 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets imp
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import (
-    container_binding,
     container_login,
     find_container,
     reachable_address,
@@ -64,13 +63,10 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.config impo
     USERLIST_NAME,
     check_name,
     needs_restart,
-    parse_ini,
     parse_userlist,
     pgbouncer_settings,
-    pointed_host,
     render_ini,
     render_userlist,
-    repointed_ini,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, with_diff
 
@@ -79,96 +75,10 @@ try:
 except ImportError:  # pragma: no cover - run_engine reports the missing SDK
     pass
 
-ADMIN_PASSWORD_NAME = "admin_password"
-CONTAINER_PORT = f"{POOLER_PORT}/tcp"
-
-POOLER_ARGUMENT_SPEC = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    primary=dict(type="str"),
-    image=dict(type="str", default="edoburu/pgbouncer:latest"),
-    pull=dict(type="str", choices=["missing", "always", "never"], default="missing"),
-    databases=dict(type="list", elements="dict", default=[], options=dict(
-        name=dict(type="str", required=True),
-        dbname=dict(type="str"),
-        pool_size=dict(type="int"),
-        pool_mode=dict(type="str", choices=["session", "transaction", "statement"]),
-    )),
-    users=dict(type="list", elements="str", default=[]),
-    auth=dict(type="str", choices=["userlist", "auth_query"], default="userlist"),
-    auth_user=dict(type="str", default="pgdock_pooler_lookup"),
-    auth_dbname=dict(type="str", default="postgres"),
-    server_tls_cert_file=dict(type="path"),
-    server_tls_key_file=dict(type="path", no_log=False),
-    pool_mode=dict(type="str", choices=["session", "transaction", "statement"], default="transaction"),
-    max_client_conn=dict(type="int", default=500),
-    default_pool_size=dict(type="int", default=20),
-    reserve_pool_size=dict(type="int", default=5),
-    reserve_pool_timeout=dict(type="int", default=3),
-    query_wait_timeout=dict(type="int", default=120),
-    server_connect_timeout=dict(type="int", default=5),
-    server_tls_sslmode=dict(type="str", default="prefer",
-                            choices=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]),
-    server_tls_ca_file=dict(type="path"),
-    settings=dict(type="dict", default={}),
-    networks=dict(type="list", elements="str"),
-    published_port=dict(type="int"),
-    published_host_ip=dict(type="str", default="127.0.0.1"),
-    secrets_dir=dict(type="path"),
-    uid=dict(type="int", default=POSTGRES_UID),
-    remove_config=dict(type="bool", default=False),
-    wait_timeout=dict(type="int", default=60),
-)
-
 
 def ensure_pooler(module) -> dict:
     """Entry point of the `pooler` module."""
     return PoolerRun(module.params, module.check_mode, module._diff, module.warn).run()
-
-
-class PoolerHandle:
-    """A running pooler made by this module: its files on the host and its admin console."""
-
-    def __init__(self, container):
-        self.container = container
-        self.config_dir = mount_source(container.attrs, POOLER_CONFIG_MOUNT, "bind")
-        if self.config_dir is None or container.labels.get(ROLE_LABEL) != "pooler":
-            raise PgdockError(f"pooler: container {container.name!r} is not a pooler made by pgdock.postgres.pooler")
-        self.ini_path = os.path.join(self.config_dir, INI_NAME)
-        password = read_secret(os.path.join(os.path.dirname(self.config_dir), ADMIN_PASSWORD_NAME))
-        try:
-            address = container_binding(container, CONTAINER_PORT)
-        except PgdockError:
-            address = None
-        if not password or address is None:
-            raise PgdockError(f"pooler: {container.name!r} lacks its admin password file or published port")
-        self.admin = PoolerAdmin(*address, password)
-
-    @classmethod
-    def find(cls, client, name: str) -> "PoolerHandle":
-        """The handle of the running pooler `name`; a clear error otherwise."""
-        container = get_or_none(client.containers, name, "container")
-        if container is None or not is_managed(container.labels):
-            raise PgdockError(f"pooler: no pooler container named {name!r} made by pgdock.postgres")
-        if container.status != "running":
-            raise PgdockError(f"pooler: {name!r} is not running (status {container.status})")
-        return cls(container)
-
-    def pointed_host(self) -> str | None:
-        """The server host its databases point at."""
-        return pointed_host(read_secret(self.ini_path))
-
-    def auth_query_login(self) -> tuple[str, str] | None:
-        """(auth_dbname, auth_user) when the pooler looks passwords up with auth_query."""
-        settings = parse_ini(read_secret(self.ini_path))["pgbouncer"]
-        return (settings.get("auth_dbname") or "postgres", settings["auth_user"]) if settings.get("auth_user") else None
-
-    def repoint(self, new_host: str) -> None:
-        """Point every database at `new_host` and RELOAD (server connections follow once released)."""
-        text = read_secret(self.ini_path) or ""
-        st = os.stat(self.ini_path)
-        write_secret(self.ini_path, repointed_ini(text, new_host), st.st_uid, st.st_gid)
-        self.admin.command("RELOAD")
 
 
 class PoolerRun:
@@ -308,7 +218,7 @@ class PoolerRun:
         return content
 
     def _admin_password(self) -> str:
-        path = os.path.join(self.root, ADMIN_PASSWORD_NAME)
+        path = os.path.join(self.root, POOLER_ADMIN_PASSWORD_FILE)
         stored = read_secret(path)
         if stored:
             return stored
@@ -362,7 +272,7 @@ class PoolerRun:
         container = self.client.containers.create(
             spec["image"], name=self.p["name"], command=["pgbouncer", f"{POOLER_CONFIG_MOUNT}/{INI_NAME}"],
             user=f"{spec['uid']}:{spec['uid']}", network=first,
-            ports={CONTAINER_PORT: (spec["host_ip"], spec["port"])},
+            ports={POOLER_CONTAINER_PORT: (spec["host_ip"], spec["port"])},
             mounts=[Mount(POOLER_CONFIG_MOUNT, spec["config_dir"], type="bind", read_only=True)],
             labels=managed_labels({ROLE_LABEL: "pooler", POOLER_SPEC_LABEL: digest}),
             restart_policy={"Name": "unless-stopped"}, stop_signal="SIGINT")

@@ -13,11 +13,8 @@ import secrets
 import time
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.engine import ContainerEngine
-from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import (
-    container_params,
-    inherited_params,
-    networks_option,
-)
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.options import container_params
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import inherited_params
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
     CONTAINER_LABEL,
     REPLICATION_PASSWORD_FILE,
@@ -80,31 +77,6 @@ REWIND_SCRIPT = (
     'grep -v -E "^(primary_conninfo|primary_slot_name)" "$pgdata/postgresql.auto.conf" > /tmp/auto.conf || true; '
     'cat /tmp/auto.conf > "$pgdata/postgresql.auto.conf"; '
     'printf "%s" "$STANDBY_CONF" >> "$pgdata/postgresql.auto.conf"; touch "$pgdata/standby.signal"')
-
-# The replica module's options (without the Docker connection options), also for engines that run a
-# replica themselves (the switchover's rejoin).
-REPLICA_ARGUMENT_SPEC = dict(
-    name=dict(type="str", required=True),
-    primary=dict(type="str", required=True),
-    state=dict(type="str", choices=["present", "absent", "rejoined"], default="present"),
-    image=dict(type="str"),
-    cascade_from=dict(type="str"),
-    synchronous=dict(type="bool", default=False),
-    slot=dict(type="bool", default=True),
-    slot_name=dict(type="str"),
-    replication_user=dict(type="str", default="replicator"),
-    replication_password=dict(type="str", no_log=True),
-    max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),
-    rebuild=dict(type="bool", default=False),
-    remove_volume=dict(type="bool", default=False),
-    data_volume=dict(type="str"),
-    networks=networks_option(),
-    published_port=dict(type="int"),
-    settings=dict(type="dict", default={}),
-    secrets_dir=dict(type="path"),
-    stop_timeout=dict(type="int", default=120),
-    wait_timeout=dict(type="int", default=300),
-)
 
 
 # -- pure helpers ----------------------------------------------------------------------------------

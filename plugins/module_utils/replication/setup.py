@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
 from ansible_collections.pgdock.postgres.plugins.module_utils.role.engine import RoleRun, validate_options
-
-ROLE_DEFAULTS = dict(state="present", update_password="always", superuser=None, createdb=None,
-                     createrole=None, bypassrls=None, inherit=None, connection_limit=None,
-                     valid_until=None, member_of=None, member_of_mode="exact",
-                     reassign_owned_to=None, drop_owned=False)
+from ansible_collections.pgdock.postgres.plugins.module_utils.role.options import OPTIONS as ROLE_OPTIONS
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import spec_params
 
 
 def ensure_replication_role(login_params: dict, user: str, password: str, check_mode: bool, warn) -> list[str]:
     """A LOGIN REPLICATION role with this password (sent as a SCRAM verifier); the statements run."""
-    params = dict(login_params, **ROLE_DEFAULTS, name=user, password=password, login=True, replication=True)
+    params = dict(login_params, **spec_params(ROLE_OPTIONS, dict(name=user, password=password, login=True,
+                                                                 replication=True), "role"))
     validate_options(params)
     with Session(params=params, check_mode=check_mode, secrets=[password], autocommit=False) as session:
         RoleRun(session, params, warn).present()

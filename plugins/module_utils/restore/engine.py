@@ -14,7 +14,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository 
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.server import Server
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.engine import ContainerEngine
-from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import container_params
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.options import container_params
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import REPO_MOUNT, RESTORED_LABEL
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import connect, docker_action, get_or_none
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import layout_of_image

@@ -18,10 +18,6 @@ import posixpath
 import time
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import check_backup
-from ansible_collections.pgdock.postgres.plugins.module_utils.backup.retention import (
-    WAL_SEGMENT_SIZE,
-    wal_file_position,
-)
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import CONTAINER_LABEL, REPO_MOUNT
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import log_tail, run_in, run_script
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import (
@@ -31,7 +27,11 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import container_superuser_password
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import int_to_lsn
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import (
+    int_to_lsn,
+    wal_file_position,
+    WAL_SEGMENT_SIZE,
+)
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.psql import ContainerSession
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import QueryError
 

@@ -17,11 +17,7 @@ import fcntl
 import os
 import time
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
-    DEFAULT_LOCK_DIR,
-    REPLICATION_PASSWORD_FILE,
-    SYNC_LABEL,
-)
+from ansible_collections.pgdock.postgres.plugins.module_utils.contract import REPLICATION_PASSWORD_FILE, SYNC_LABEL
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import run_helper, wait_until_ready
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import (
     connect as docker_connect,
@@ -43,12 +39,9 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.control import 
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import QueryError, Session
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.auth import ensure_lookup_hba
-from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.engine import PoolerHandle
-from ansible_collections.pgdock.postgres.plugins.module_utils.replication.engine import (
-    REPLICA_ARGUMENT_SPEC,
-    ReplicaRun,
-    slot_name_for,
-)
+from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.handle import PoolerHandle
+from ansible_collections.pgdock.postgres.plugins.module_utils.replication.engine import ReplicaRun, slot_name_for
+from ansible_collections.pgdock.postgres.plugins.module_utils.replication.options import OPTIONS as REPLICA_OPTIONS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, spec_params
 
 try:
@@ -56,18 +49,6 @@ try:
 except ImportError:  # pragma: no cover - run_engine reports the missing libraries
     pass
 
-SWITCHOVER_ARGUMENT_SPEC = dict(
-    pooler=dict(type="str", required=True),
-    target=dict(type="str", required=True),
-    max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),
-    pause_timeout=dict(type="int", default=10),
-    catchup_timeout=dict(type="int", default=30),
-    stop_timeout=dict(type="int", default=60),
-    rejoin=dict(type="bool", default=True),
-    replication_user=dict(type="str", default="replicator"),
-    lock_dir=dict(type="path", default=DEFAULT_LOCK_DIR),
-    wait_timeout=dict(type="int", default=300),
-)
 
 TIMELINE_SQL = ("select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int")
 
@@ -347,7 +328,7 @@ class Switchover:
 
     def _rejoin(self, old, target) -> dict:
         password = self._replication_password(old, target)
-        params = spec_params(REPLICA_ARGUMENT_SPEC, dict(
+        params = spec_params(REPLICA_OPTIONS, dict(
             name=old.name, primary=target.name, state="rejoined",
             synchronous=target.labels.get(SYNC_LABEL) == "true", replication_user=self.p["replication_user"],
             replication_password=password, secrets_dir=container_secrets_dir(old),

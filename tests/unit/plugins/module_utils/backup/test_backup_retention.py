@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.retention import (
-    RetentionPolicy,
     plan_retention,
-    wal_file_position,
+    RetentionPolicy,
     wal_to_prune,
 )
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import int_to_lsn
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import int_to_lsn, wal_file_position
 
 NOW = datetime(2025, 6, 1, 3, 30, tzinfo=timezone.utc)
 SEG = 16 * 1024 * 1024

@@ -10,7 +10,7 @@ import pytest
 from backup_fixtures import add_backup as add_catalogued
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import Repository
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.engine import ContainerEngine
-from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import container_params
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.options import container_params
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import ImageLayout
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.restore.restore_from import BackupVolumeFiller

@@ -1,0 +1,23 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The `config` module's options (OPTIONS, without the connection options), its whole argument spec
+and the constraints between options, for the module and for engines that need its defaults."""
+
+from __future__ import annotations
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+
+OPTIONS = dict(
+    settings=dict(type="dict", default={}),
+    reset=dict(type="list", elements="str", default=[]),
+    preset=dict(type="str", choices=["production"]),
+    preset_memory=dict(type="str"),
+    allow_restart=dict(type="bool", default=False),
+    stop_timeout=dict(type="int"),
+    wait_timeout=dict(type="int", default=180),
+)
+ARGUMENT_SPEC = dict(OPTIONS, **PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS)
+MODULE_KWARGS = dict(
+    supports_check_mode=True,
+)

@@ -1,0 +1,19 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The `info` module's options (OPTIONS, without the connection options), its whole argument spec
+and the constraints between options, for the module and for engines that need its defaults."""
+
+from __future__ import annotations
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.info.engine import SECTIONS
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+
+OPTIONS = dict(
+    gather=dict(type="list", elements="str", choices=["all", *SECTIONS], default=["all"]),
+    top_queries=dict(type="int", default=10),
+)
+ARGUMENT_SPEC = dict(OPTIONS, **PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS)
+MODULE_KWARGS = dict(
+    supports_check_mode=True,
+)
