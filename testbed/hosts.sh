@@ -30,6 +30,8 @@ read -r -a IMAGES <<<"${PGDOCK_TB_IMAGES:-pgdock-test/postgres:15 pgdock-test/po
 HOST_MEMORY=${PGDOCK_TB_MEMORY:-1g}
 INNER_MEMORY=${PGDOCK_TB_INNER_MEMORY:-3g}
 READY_TIMEOUT=90
+tar=  # an image file being loaded (removed on exit)
+trap '[ -z "$tar" ] || rm -f "$tar"' EXIT
 
 log() { printf '[hosts] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -81,37 +83,46 @@ ensure_network() {
   log "created network $NET ($SUBNET)"
 }
 
-# start host i, or reuse it when it runs the current host image; prints "reused" or "started"
-ensure_host() {
-  local i=$1 name addr image_id cur running
-  name=$(host_name "$i"); addr=$(host_addr "$i")
-  image_id=$(docker image inspect -f '{{.Id}}' "$HOST_IMAGE")
-  if cur=$(docker inspect -f '{{.Image}} {{.State.Running}}' "$name" 2>/dev/null); then
-    read -r cur running <<<"$cur"
-    if [ "$cur" = "$image_id" ]; then
-      if [ "$running" = true ]; then echo reused; return 0; fi
-      docker start "$name" >/dev/null
-      log "$name: started again"
-      echo started; return 0
-    fi
-    log "$name: host image changed, recreating the container (its volume stays)"
-    docker rm -f "$name" >/dev/null
-  fi
-  docker volume inspect "$name-docker" >/dev/null 2>&1 \
-    || docker volume create --label "$LABEL=volume" "$name-docker" >/dev/null
-  # not --privileged (refused here): the capabilities and unconfined profiles a nested dockerd needs
-  docker run -d --name "$name" --hostname "$name" --label "$LABEL=host" \
+# the docker run arguments of host i (its config: a host whose config label differs is recreated)
+host_run_args() {
+  local name addr
+  name=$(host_name "$1"); addr=$(host_addr "$1")
+  # not --privileged (refused here): the capabilities and unconfined profiles a nested dockerd
+  # needs; SYS_PTRACE lets the inner runc join containers that run as another user (docker exec)
+  printf '%s\n' --name "$name" --hostname "$name" --label "$LABEL=host" \
     --network "$NET" --ip "$addr" \
-    --cap-add SYS_ADMIN --cap-add NET_ADMIN \
+    --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
     --security-opt apparmor=unconfined --security-opt seccomp=unconfined \
     --security-opt systempaths=unconfined \
     -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v "$name-docker:/var/lib/docker" \
     --tmpfs /run:rw,size=64m --tmpfs /tmp:rw,size=256m \
     --memory "$HOST_MEMORY" --memory-swap "$HOST_MEMORY" \
     -e "PGDOCK_TB_INNER_MEMORY=$INNER_MEMORY" \
-    --log-opt max-size=10m --log-opt max-file=2 --stop-timeout 30 \
-    "$HOST_IMAGE" >/dev/null
-  log "$name: started at $addr"
+    --log-opt max-size=10m --log-opt max-file=2 --stop-timeout 30
+}
+
+# start host i, or reuse it when it runs the current host image with the current config;
+# prints "reused" or "started"
+ensure_host() {
+  local i=$1 name image_id config cur args=()
+  name=$(host_name "$i")
+  image_id=$(docker image inspect -f '{{.Id}}' "$HOST_IMAGE")
+  mapfile -t args < <(host_run_args "$i")
+  config=$( { printf '%s\n' "${args[@]}"; echo "$image_id"; } | sha256sum | cut -c1-16)
+  if cur=$(docker inspect -f "{{index .Config.Labels \"$LABEL.config\"}} {{.State.Running}}" "$name" 2>/dev/null); then
+    if [ "$cur" = "$config true" ]; then echo reused; return 0; fi
+    if [ "$cur" = "$config false" ]; then
+      docker start "$name" >/dev/null
+      log "$name: started again"
+      echo started; return 0
+    fi
+    log "$name: host image or settings changed, recreating the container (its volume stays)"
+    docker rm -f "$name" >/dev/null
+  fi
+  docker volume inspect "$name-docker" >/dev/null 2>&1 \
+    || docker volume create --label "$LABEL=volume" "$name-docker" >/dev/null
+  docker run -d "${args[@]}" --label "$LABEL.config=$config" "$HOST_IMAGE" >/dev/null
+  log "$name: started at $(host_addr "$i")"
   echo started
 }
 
@@ -136,32 +147,44 @@ wait_ready() {
   return 1
 }
 
-# the test images into one host's engine; an image whose id the engine already has is skipped
+# the test images into the hosts' engines: each image the outer engine saves once, into a file
+# that the hosts lacking it (by image id) load side by side
 load_images() {
-  local name=$1 img outer inner loaded=0 start=$SECONDS
+  local img outer name need start pids p failed=0 loaded=()
   for img in "${IMAGES[@]}"; do
     outer=$(docker image inspect -f '{{.Id}}' "$img")
-    inner=$(docker exec "$name" docker image inspect -f '{{.Id}}' "$img" 2>/dev/null || true)
-    [ "$outer" = "$inner" ] && continue
-    docker save "$img" | docker exec -i "$name" docker load -q >/dev/null \
-      || { log "$name: loading $img failed"; return 1; }
-    loaded=$((loaded + 1))
+    need=()
+    for name in "$@"; do
+      [ "$(docker exec "$name" docker image inspect -f '{{.Id}}' "$img" 2>/dev/null || true)" = "$outer" ] \
+        || need+=("$name")
+    done
+    ((${#need[@]})) || continue
+    start=$SECONDS
+    tar=$(mktemp /var/tmp/pgdock-tb-image.XXXXXX)
+    docker save -o "$tar" "$img" || { log "docker save $img failed"; return 1; }
+    pids=()
+    for name in "${need[@]}"; do
+      docker exec -i "$name" docker load -q <"$tar" >/dev/null & pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || failed=1; done
+    rm -f "$tar"; tar=
+    [ "$failed" = 0 ] || { log "loading $img into ${need[*]} failed"; return 1; }
+    log "$img loaded into ${need[*]} in $((SECONDS - start)) s"
+    loaded+=("${need[@]}")
   done
-  if [ "$loaded" -gt 0 ]; then
-    # the images the new tags replaced
+  # the images that the new tags replaced
+  for name in $(printf '%s\n' "${loaded[@]}" | sort -u); do
     docker exec "$name" docker image prune -f >/dev/null
-    log "$name: loaded $loaded image(s) in $((SECONDS - start)) s"
-  fi
+  done
 }
 
-# one host, from start to loaded images (run in the background, one per host)
+# one host, from start to ready (run in the background, one per host)
 bring_up() {
   local i=$1 name addr how
   name=$(host_name "$i"); addr=$(host_addr "$i")
   how=$(ensure_host "$i")
   install_key "$name"
   wait_ready "$name" "$addr"
-  load_images "$name"
   [ "$how" = reused ] && log "$name: reused ($addr)"
   return 0
 }
@@ -197,7 +220,7 @@ write_inventory() {
 }
 
 cmd_up() {
-  local n=${1:-3} start=$SECONDS i pids=() failed=0 extra
+  local n=${1:-3} start=$SECONDS i pids=() failed=0 extra names
   if ! [[ "$n" =~ ^[1-9][0-9]*$ ]] || [ "$n" -gt "$MAX_HOSTS" ]; then die "up N: N from 1 to $MAX_HOSTS"; fi
   for tool in ssh ssh-keygen; do command -v "$tool" >/dev/null || die "$tool missing (apt-get install openssh-client)"; done
   ensure_key
@@ -208,6 +231,8 @@ cmd_up() {
   done
   for p in "${pids[@]}"; do wait "$p" || failed=1; done
   [ "$failed" = 0 ] || die "some hosts did not come up (see above); 'hosts.sh down' removes them"
+  mapfile -t names < <(for i in $(seq 1 "$n"); do host_name "$i"; done)
+  load_images "${names[@]}"
   extra=$(list_hosts | awk -v n="$n" '{ i = substr($0, 12) + 0; if (i > n) print }' | tr '\n' ' ')
   [ -z "$extra" ] || log "also running (not asked for, left as they are): $extra"
   write_inventory
