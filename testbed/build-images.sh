@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Build the offline test images (no registry is reachable here) from Debian packages:
 #   pgdock-test/postgres:15 (bookworm), :17 (trixie), :18 (forky), pgdock-test/pgbouncer:latest (trixie)
+#   and, only when named, pgdock-test/host:latest (trixie with docker.io and openssh-server: a
+#   "Docker host" of the multi-host test bed, see testbed/hosts.sh)
 # debootstrap a minimal root filesystem, renumber the postgres user to uid/gid 999 as in the
-# official image, `docker import` it, then build testbed/images/<kind>/Dockerfile on top.
+# official image (postgres and pgbouncer kinds), `docker import` it, then build
+# testbed/images/<kind>/Dockerfile on top.
 # An image is rebuilt only when missing or when its recipe (this script + its image folder) changed.
-# Usage: build-images.sh [15 17 18 pgbouncer]   (default: all)
+# Usage: build-images.sh [15 17 18 pgbouncer host]   (default: 15 17 18 pgbouncer)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,11 +30,21 @@ spec() {
     17) echo "trixie postgres postgresql-17 xz-utils zstd" ;;
     18) echo "forky postgres postgresql-18 xz-utils zstd" ;;
     pgbouncer) echo "trixie pgbouncer pgbouncer postgresql-client" ;;
-    *) log "unknown image '$1' (known: 15 17 18 pgbouncer)"; return 1 ;;
+    # debootstrap does not resolve python3-cryptography's virtual dependency: the cffi backend is named
+    host) echo "trixie host docker.io docker-cli iptables openssh-server python3 python3-docker python3-psycopg2 python3-cryptography python3-cffi-backend procps iproute2" ;;
+    *) log "unknown image '$1' (known: 15 17 18 pgbouncer host)"; return 1 ;;
   esac
 }
 
-tag_of() { if [ "$1" = pgbouncer ]; then echo pgdock-test/pgbouncer:latest; else echo "pgdock-test/postgres:$1"; fi; }
+tag_of() {
+  case "$1" in
+    pgbouncer|host) echo "pgdock-test/$1:latest" ;;
+    *) echo "pgdock-test/postgres:$1" ;;
+  esac
+}
+
+# what every image of a kind gets besides its own packages
+base_packages() { if [ "$1" = host ]; then echo ca-certificates; else echo ca-certificates,gosu,locales; fi; }
 
 recipe_hash() {
   local kind=$1; shift
@@ -39,27 +52,9 @@ recipe_hash() {
     | sha256sum | cut -c1-16
 }
 
-build_one() {
-  local target=$1 suite kind pkgs tag hash
-  read -r suite kind pkgs <<<"$(spec "$target")"
-  tag=$(tag_of "$target")
-  hash=$(recipe_hash "$kind" "$target" "$suite" "$pkgs")
-  if [ "$(docker image inspect -f '{{index .Config.Labels "org.pgdock.recipe"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
-    log "$tag is up to date (recipe $hash)"
-    return 0
-  fi
-  local start=$SECONDS root script=()
-  root=$(mktemp -d /var/tmp/pgdock-rootfs.XXXXXX)
-  # build_one runs in a background subshell: EXIT also fires when `set -e` ends it on a failure
-  trap 'rm -rf "$root" "$root.log"' EXIT
-  # debootstrap of this Debian release knows no script for suites newer than it: use sid's
-  [ -e "/usr/share/debootstrap/scripts/$suite" ] || script=(/usr/share/debootstrap/scripts/sid)
-  log "$tag: debootstrap $suite ($pkgs)"
-  debootstrap --variant=minbase --include="${pkgs// /,},ca-certificates,gosu,locales" \
-    "$suite" "$root" "$(mirror)" "${script[@]}" >"$root.log" 2>&1 \
-    || { log "$tag: debootstrap failed; last lines:"; tail -n 20 "$root.log" >&2; return 1; }
-  rm -f "$root.log"
-  chroot "$root" /bin/sh -eu <<'CHROOT'
+# postgres and pgbouncer kinds: the postgres user at uid/gid 999, en_US.UTF-8, no default cluster
+prepare_postgres_root() {
+  chroot "$1" /bin/sh -eu <<'CHROOT'
 # a free system id (neither a uid nor a gid in use)
 free_id() {
   i=998
@@ -93,6 +88,38 @@ fi
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/*.log /tmp/* /var/tmp/*
 CHROOT
+}
+
+# the Docker host: no ssh host keys (each host makes its own when it starts), no apt cache
+prepare_host_root() {
+  chroot "$1" /bin/sh -eu <<'CHROOT'
+rm -f /etc/ssh/ssh_host_*
+apt-get clean
+rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/*.log /tmp/* /var/tmp/*
+CHROOT
+}
+
+build_one() {
+  local target=$1 suite kind pkgs tag hash
+  read -r suite kind pkgs <<<"$(spec "$target")"
+  tag=$(tag_of "$target")
+  hash=$(recipe_hash "$kind" "$target" "$suite" "$pkgs")
+  if [ "$(docker image inspect -f '{{index .Config.Labels "org.pgdock.recipe"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
+    log "$tag is up to date (recipe $hash)"
+    return 0
+  fi
+  local start=$SECONDS root script=()
+  root=$(mktemp -d /var/tmp/pgdock-rootfs.XXXXXX)
+  # build_one runs in a background subshell: EXIT also fires when `set -e` ends it on a failure
+  trap 'rm -rf "$root" "$root.log"' EXIT
+  # debootstrap of this Debian release knows no script for suites newer than it: use sid's
+  [ -e "/usr/share/debootstrap/scripts/$suite" ] || script=(/usr/share/debootstrap/scripts/sid)
+  log "$tag: debootstrap $suite ($pkgs)"
+  debootstrap --variant=minbase --include="${pkgs// /,},$(base_packages "$kind")" \
+    "$suite" "$root" "$(mirror)" "${script[@]}" >"$root.log" 2>&1 \
+    || { log "$tag: debootstrap failed; last lines:"; tail -n 20 "$root.log" >&2; return 1; }
+  rm -f "$root.log"
+  if [ "$kind" = host ]; then prepare_host_root "$root"; else prepare_postgres_root "$root"; fi
   local base="pgdock-test/rootfs:$target-$hash"
   tar -C "$root" --numeric-owner -c . | docker import - "$base" >/dev/null
   local args=(--build-arg "BASE=$base" --label "org.pgdock.recipe=$hash")

@@ -11,7 +11,7 @@ trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/pgdock/postgres"
 mkdir -p "$dest"
 tar -C "$repo" --exclude=./.venv --exclude=./.collections --exclude=./build --exclude=./.git \
-  --exclude=./.demo --exclude=./.ansible --exclude='*/__pycache__' --exclude=./.pytest_cache --exclude='./tests/output' -c . \
+  --exclude=./.demo --exclude=./.testbed --exclude=./.ansible --exclude='*/__pycache__' --exclude=./.pytest_cache --exclude='./tests/output' -c . \
   | tar -C "$dest" -x
 # ansible-test bootstraps pip in its sanity venvs with a get-pip.py it downloads from outside any
 # package registry; give it our stand-in (ensurepip + PyPI) under the name it looks for
