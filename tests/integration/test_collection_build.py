@@ -18,7 +18,7 @@ DEVELOPMENT_ONLY = [".demo", ".ansible", ".testbed", ".pytest_cache", ".venv", "
                     "benchmarks", "testbed", "demo", "molecule", "tests/output", "build"]
 # Stays, as in community collections
 SHIPPED = ["README.md", "LICENSE", "meta/runtime.yml", "meta/execution-environment.yml", "requirements.txt",
-           "bindep.txt", "changelogs/config.yaml", "docs/backup.md",
+           "bindep.txt", "CHANGELOG.rst", "changelogs/changelog.yaml", "changelogs/config.yaml", "docs/backup.md",
            "plugins/modules/container.py", "roles/server/tasks/main.yml", "roles/common/defaults/main.yml",
            "playbooks/deploy.yml", "tests/unit", "tests/integration/targets"]
 
