@@ -1,11 +1,12 @@
 """The server role through ansible-playbook: a deploy with roles, databases and privileges prints no
-warning (no templated task args), a second run changes nothing, and an item with an unknown key
-fails before anything is created."""
+warning (no templated task args), a second run changes nothing, local socket logins work as the
+README says, and an item with an unknown key fails before anything is created."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import subprocess
 
 import pytest
 
@@ -64,6 +65,15 @@ def test_deploy_prints_no_warning_and_converges(server_vars):
     assert sql(port, password, "select pg_get_userbyid(datdba) from pg_database where datname = 'app'") == [
         ("app_owner",)]
     assert sql(port, password, "select has_schema_privilege('app_rw', 'public', 'USAGE')", dbname="app") == [(True,)]
+
+    # README: local socket logins are peer logins of the container's OS user postgres
+    name = server_vars["pgdock_server_name"]
+    as_postgres = subprocess.run(["docker", "exec", "-u", "postgres", name, "psql", "-XAtc", "select current_user"],
+                                 capture_output=True, text=True, check=False, timeout=60)
+    assert as_postgres.returncode == 0 and as_postgres.stdout.strip() == "postgres", as_postgres.stderr
+    as_root = subprocess.run(["docker", "exec", name, "psql", "-U", "postgres", "-XAtc", "select 1"],
+                             capture_output=True, text=True, check=False, timeout=60)
+    assert as_root.returncode != 0 and "Peer authentication failed" in as_root.stderr, as_root.stderr
 
     second = run_playbook(PLAYBOOK, extra_vars=server_vars, json_output=False)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
