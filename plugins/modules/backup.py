@@ -108,7 +108,8 @@ options:
     default: false
   retention:
     description:
-      - The retention policy; the default is seed 002's tiers.
+      - The retention policy. The default keeps every backup for 14 days, full and incremental
+        backups for 42 days, full backups after that, and always the 2 newest fulls.
       - A backup that a kept incremental needs (its chain), or the newest physical backup older
         than the point-in-time window (its base), is always kept.
     type: dict
@@ -180,7 +181,7 @@ EXAMPLES = r"""
     archive: true
     archive_method: stream
 
-- name: Apply seed 002's retention tiers
+- name: Apply the default retention (14 days of everything, 42 of fulls and incrementals, fulls after that)
   pgdock.postgres.backup:
     repository: /srv/pgdock-backups/pg-primary
     prune: true
