@@ -3,6 +3,8 @@
 #   make test        everything CI runs: unit, sanity, build, integration, molecule
 #   make unit        unit tests alone (no Docker)
 #   make module-MOD  one module's integration tests alone (pytest + ansible-test target), e.g. module-container
+#   make lint        ansible-lint (production profile) on roles, playbooks and molecule
+#   make test-multihost   the multi-host family on a test bed of Docker hosts (testbed/hosts.mk)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 VENV ?= .venv
@@ -16,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: help deps testbed images unit integration pytest-integration targets sanity build molecule test demo demo-clean clean
 help:
-	@sed -n '1,7p' Makefile
+	@sed -n '1,9p' Makefile
 
 deps: $(VENV)/.deps-installed $(COLLECTION_LINK)
 
@@ -53,6 +55,8 @@ module-%: testbed
 
 sanity: deps
 	bash tests/ansible-test.sh sanity --local --python 3.12 --requirements
+	$(BIN)/python tests/sanity/extra/layers.py
+	$(BIN)/python tests/sanity/extra/action_group.py
 
 build: deps
 	mkdir -p build
@@ -61,7 +65,7 @@ build: deps
 molecule: testbed
 	$(BIN)/molecule test --all
 
-test: unit sanity integration molecule
+test: unit sanity lint integration molecule test-multihost
 
 ## Demo: primary + replica + PgBouncer on the local test images, then a switchover to the replica
 ## and back (clients of the pooler on 127.0.0.1:16432 see a short pause, no error)
@@ -91,3 +95,6 @@ demo-clean: deps
 
 clean:
 	rm -rf build .collections tests/output
+
+# after the targets above: `help` stays the default goal
+include lint.mk testbed/hosts.mk

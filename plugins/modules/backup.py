@@ -29,9 +29,11 @@ description:
   - V(logical) runs C(pg_dump -Fc) for each database and C(pg_dumpall --globals-only).
   - A backup is skipped (not changed) when the server wrote no data-changing WAL since the last
     backup of the same kind (compared by LSN, the WAL in between read with C(pg_waldump)).
-  - Physical backups need a replication connection from the server's network; when C(pg_hba.conf)
-    has no such rule, the module appends C(host replication <superuser> samenet scram-sha-256) and
-    reloads the server.
+  - Physical backups need a replication connection from the server's networks; when no rule of
+    C(pg_hba.conf) before a C(reject) allows it, the module puts C(host replication <superuser>
+    <subnet> scram-sha-256) first for each of the server's network subnets (C(hostssl) when the
+    server has TLS on), lets the server check the file, and reloads it; a file the server rejects is
+    put back.
 extends_documentation_fragment:
   - pgdock.postgres.attributes
   - pgdock.postgres.attributes.actiongroup

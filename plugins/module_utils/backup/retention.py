@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Retention of a backup repository, as pure logic on catalogue labels.
 
-Default policy (seed 002's tiers): keep every backup for 14 days; fulls and incrementals (the bases
+Default policy: keep every backup for 14 days; fulls and incrementals (the bases
 of point-in-time recovery) up to 42 days; only fulls after that; always at least 2 fulls. A backup
 that a kept incremental chain needs, or that the point-in-time window needs, is never deleted, and
 WAL older than the oldest kept physical backup is pruned.

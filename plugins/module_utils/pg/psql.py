@@ -35,8 +35,13 @@ def psql_argv(query: str, user: str, dbname: str, variables: dict | None = None)
 
 
 def parse_output(output: str) -> list[list[str]]:
-    """psql's unaligned output (the separators above) as rows of text."""
-    return [record.split(FIELD_SEPARATOR) for record in output.rstrip("\n").split(RECORD_SEPARATOR) if record]
+    """psql's unaligned output (the separators above; a newline after the last record, nothing at all
+    for no rows) as rows of text."""
+    if not output:
+        return []
+    if output.endswith("\n"):
+        output = output[:-1]
+    return [record.split(FIELD_SEPARATOR) for record in output.split(RECORD_SEPARATOR)]
 
 
 class ContainerSession:

@@ -1,0 +1,70 @@
+"""runner: the action log (recorded, run unless in check mode, guarded), the diff, parameters from a spec."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, spec_params, with_diff
+
+
+def test_an_action_is_recorded_and_run():
+    log, done = ActionLog(False), []
+    assert log.do("add one", done.append, 1) is None and done == [1]
+    assert log.do("answer", lambda: 42) == 42
+    assert log.changed and log.actions == ["add one", "answer"]
+
+
+def test_check_mode_records_without_running():
+    log, done = ActionLog(True), []
+    assert log.do("add one", done.append, 1) is None
+    assert done == [] and log.actions == ["add one"] and log.result(extra=1) == {
+        "changed": True, "actions": ["add one"], "extra": 1}
+
+
+def test_the_guard_wraps_each_action_with_its_description():
+    seen = []
+
+    @contextlib.contextmanager
+    def guard(description):
+        seen.append(description)
+        try:
+            yield
+        except ZeroDivisionError:
+            raise PgdockError(f"{description}: failed") from None
+    log = ActionLog(False, guard=guard)
+    with pytest.raises(PgdockError, match="^divide: failed$"):
+        log.do("divide", lambda: 1 / 0)
+    assert seen == ["divide"] and log.actions == ["divide"]
+
+
+def test_reported_actions_keep_their_order_with_a_prefix():
+    log = ActionLog(False)
+    assert not log.changed and log.result() == {"changed": False, "actions": []}
+    log.add("first")
+    log.extend(["a", "b"], "container: ")
+    assert log.actions == ["first", "container: a", "container: b"]
+
+
+def test_the_diff_is_there_only_when_asked_with_its_header():
+    assert with_diff({"changed": True}, False, "a", "b") == {"changed": True}
+    assert with_diff({}, True, "a", "b") == {"diff": {"before": "a", "after": "b"}}
+    assert with_diff({}, True, "a", "b", "/x/pg_hba.conf")["diff"] == {
+        "before": "a", "after": "b", "before_header": "/x/pg_hba.conf", "after_header": "/x/pg_hba.conf"}
+
+
+SPEC = dict(name=dict(type="str", required=True), port=dict(type="int", default=5432),
+            healthcheck=dict(type="dict", default={}, options=dict(interval=dict(type="int", default=10),
+                                                                   retries=dict(type="int", default=5))))
+
+
+def test_parameters_take_the_defaults_of_the_spec_and_its_suboptions():
+    assert spec_params(SPEC, {"name": "x", "healthcheck": {"retries": 2}}, "demo") == {
+        "name": "x", "port": 5432, "healthcheck": {"interval": 10, "retries": 2}}
+
+
+def test_an_option_the_spec_lacks_is_an_error_that_names_it():
+    with pytest.raises(PgdockError, match=r"^unknown demo options: \['prot'\]$"):
+        spec_params(SPEC, {"name": "x", "prot": 1}, "demo")
