@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """SQL on a server that has no TCP path from the Docker host (no published port): psql inside its
 container over the local socket, as the container's postgres user, behind the interface of
-pg.sql.Session (rows, row, value, run, execute, reload_and_wait, probe_login).
+pg.sql.Session (rows, run, execute, probe_login; row, value, reload_and_wait from SessionReads).
 
 Values come back as text (psql's unaligned output; NULL as an empty string). Parameters are psql
 variables: the query names them `:'name'` (a quoted literal) or `:"name"` (a quoted identifier) and
@@ -12,12 +12,10 @@ they are given as a dict; psql quotes them itself, and the query reaches psql on
 
 from __future__ import annotations
 
-import time
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import run_in
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import env_to_dict
-from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import RELOAD_TIMEOUT, QueryError, mask
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import QueryError, SessionReads, mask
 
 FIELD_SEPARATOR, RECORD_SEPARATOR = "\x1f", "\x1e"
 # $1 the query, $2 the user, $3 the database, then psql's own -v name=value arguments
@@ -44,7 +42,7 @@ def parse_output(output: str) -> list[list[str]]:
     return [record.split(FIELD_SEPARATOR) for record in output.split(RECORD_SEPARATOR)]
 
 
-class ContainerSession:
+class ContainerSession(SessionReads):
     """psql in a running server container (see the module docstring)."""
 
     def __init__(self, container, check_mode: bool = False, dbname: str = "postgres", secrets=(),
@@ -69,31 +67,11 @@ class ContainerSession:
         """Rows of a query; `what` names it in an error."""
         return self.run(query, params, what or f"query on {self.container.name!r} failed")
 
-    def row(self, query: str, params: dict | None = None, what: str | None = None):
-        """The first row, or None."""
-        found = self.rows(query, params, what)
-        return found[0] if found else None
-
-    def value(self, query: str, params: dict | None = None, what: str | None = None):
-        """The first column of the first row, or None."""
-        found = self.row(query, params, what)
-        return found[0] if found else None
-
     def execute(self, query: str, params: dict | None = None, what: str | None = None) -> None:
         """A change: record it and run it unless in check mode."""
         self.queries.append(mask(query, self.secrets))
         if not self.check_mode:
             self.run(query, params, what or "statement")
-
-    def reload_and_wait(self, timeout: int = RELOAD_TIMEOUT) -> None:
-        """pg_reload_conf(), then wait until a new session sees the new load time."""
-        before = self.value("SELECT pg_conf_load_time()")
-        self.run("SELECT pg_reload_conf()")
-        deadline = time.monotonic() + timeout
-        while self.value("SELECT pg_conf_load_time()") <= before:
-            if time.monotonic() > deadline:
-                raise PgdockError(f"the server did not reload its configuration within {timeout} s")
-            time.sleep(0.1)
 
     def probe_login(self) -> None:
         """Open a new session the way this one does; PgdockError when the server refuses it."""

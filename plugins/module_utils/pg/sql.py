@@ -53,7 +53,33 @@ def mask(text: str, secrets=()) -> str:
     return text
 
 
-class Session:
+class SessionReads:
+    """What every session builds on its own `rows` and `run`: the first row, one value, and a reload
+    of the configuration that waits until it took effect."""
+
+    def row(self, query, params=None, what: str | None = None, **kwargs):
+        """The first row of a query, or None."""
+        found = self.rows(query, params, what, **kwargs)
+        return found[0] if found else None
+
+    def value(self, query, params=None, what: str | None = None):
+        """The first column of the first row, or None."""
+        found = self.row(query, params, what)
+        return found[0] if found else None
+
+    def reload_and_wait(self, timeout: int = RELOAD_TIMEOUT) -> None:
+        """pg_reload_conf(), then wait until the server's configuration load time has moved (this
+        session, or a new one, has re-read the files; the postmaster has too)."""
+        before = self.value("SELECT pg_conf_load_time()")
+        self.run("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + timeout
+        while self.value("SELECT pg_conf_load_time()") <= before:
+            if time.monotonic() > deadline:
+                raise PgdockError(f"the server did not reload its configuration within {timeout} s")
+            time.sleep(0.1)
+
+
+class Session(SessionReads):
     """One connection to one database of a server.
 
     `target`: a pg.connection.ServerTarget (or give `params`, the module's login options). With
@@ -116,16 +142,6 @@ class Session:
         what = what or f"reading the catalogs of database {self.dbname!r} failed"
         return self.run(query, params, what, dicts) or []
 
-    def row(self, query, params=None, what: str | None = None, dicts: bool = False):
-        """The first row of a query, or None."""
-        found = self.rows(query, params, what, dicts)
-        return found[0] if found else None
-
-    def value(self, query, params=None, what: str | None = None):
-        """The first column of the first row, or None."""
-        found = self.row(query, params, what)
-        return found[0] if found else None
-
     def execute(self, statement, what: str | None = None) -> None:
         """A change: record the composed statement (secrets masked) and run it unless in check mode."""
         text = mask(statement.as_string(self.conn), self.secrets)
@@ -139,16 +155,6 @@ class Session:
             reason = error_text(exc, self.secrets)
             raise QueryError(f"{what or 'statement'} failed in database {self.dbname!r}: {reason}", reason,
                              queries=self.queries) from None
-
-    def reload_and_wait(self, timeout: int = RELOAD_TIMEOUT) -> None:
-        """pg_reload_conf(), then wait until this session has re-read the files (the postmaster has too)."""
-        before = self.value("SELECT pg_conf_load_time()")
-        self.run("SELECT pg_reload_conf()")
-        deadline = time.monotonic() + timeout
-        while self.value("SELECT pg_conf_load_time()") <= before:
-            if time.monotonic() > deadline:
-                raise PgdockError(f"the server did not reload its configuration within {timeout} s")
-            time.sleep(0.1)
 
     def probe_login(self) -> None:
         """Open a new connection the way this one was opened; PgdockError when the server refuses it."""

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: pgdock.postgres developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """meta/runtime.yml's `postgres` action group lists exactly the collection's modules, and every module
@@ -11,6 +10,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from report import run
 
 GROUP = "postgres"
 FRAGMENT = "pgdock.postgres.attributes.actiongroup"
@@ -33,13 +34,5 @@ def check(collection: Path) -> list[str]:
     return messages
 
 
-def main() -> int:
-    collection = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[3]
-    messages = check(collection)
-    for message in messages:
-        print(message)
-    return 1 if messages else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(check))

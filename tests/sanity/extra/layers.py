@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: pgdock.postgres developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The import rule of plugins/module_utils (docs/design.md): a file's folder says what it may import.
@@ -18,6 +17,8 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
+
+from report import run
 
 PREFIX = "ansible_collections.pgdock.postgres.plugins.module_utils."
 BASE = ("errors", "contract", "addresses")
@@ -109,13 +110,5 @@ def check(collection: Path) -> list[str]:
     return messages
 
 
-def main() -> int:
-    collection = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[3]
-    messages = check(collection)
-    for message in messages:
-        print(message)
-    return 1 if messages else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(check))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 PREFIX = "ansible_collections.pgdock.postgres.plugins.module_utils."
+
+
+sys.path.insert(0, str(REPO / "tests" / "sanity" / "extra"))  # the checks import report.py beside them
 
 
 def load(name: str):
