@@ -27,7 +27,8 @@ OPTIONS = dict(
         pitr_days=dict(type="int"),
     )),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(
     supports_check_mode=True,
     required_if=[("list", False, ("kind", "archive", "prune"), True)],

@@ -17,7 +17,8 @@ OPTIONS = dict(
     stop_timeout=dict(type="int"),
     wait_timeout=dict(type="int", default=180),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(
     supports_check_mode=True,
 )

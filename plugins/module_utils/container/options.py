@@ -54,7 +54,8 @@ OPTIONS = dict(
         target=dict(type="str", choices=["latest", "immediate"], default="latest"),
     )),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(
     supports_check_mode=True,
     required_if=[("state", "started", ("networks",)), ("state", "stopped", ("networks",))],

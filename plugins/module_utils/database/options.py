@@ -32,7 +32,8 @@ OPTIONS = dict(
         cascade=dict(type="bool", default=False),
     )),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(
     supports_check_mode=True,
 )

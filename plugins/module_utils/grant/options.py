@@ -20,7 +20,8 @@ OPTIONS = dict(
     target_role=dict(type="str"),
     with_grant_option=dict(type="bool"),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(
     supports_check_mode=True,
     mutually_exclusive=[("preset", "type"), ("preset", "objs"), ("preset", "privileges")],

@@ -33,7 +33,8 @@ OPTIONS = dict(
     extra_rules_position=dict(type="str", choices=["before_reject", "first"], default="before_reject"),
     postgres_uid=dict(type="int", default=POSTGRES_UID),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(
     supports_check_mode=True,
     required_if=[("default_rules", False, ("rules",))],

@@ -13,7 +13,8 @@ OPTIONS = dict(
     gather=dict(type="list", elements="str", choices=["all", *SECTIONS], default=["all"]),
     top_queries=dict(type="int", default=10),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(
     supports_check_mode=True,
 )

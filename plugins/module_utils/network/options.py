@@ -28,7 +28,8 @@ OPTIONS = dict(
     appends=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(
     supports_check_mode=True,
 )

@@ -45,5 +45,6 @@ OPTIONS = dict(
     remove_config=dict(type="bool", default=False),
     wait_timeout=dict(type="int", default=60),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(supports_check_mode=True)

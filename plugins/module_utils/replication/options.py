@@ -29,5 +29,6 @@ OPTIONS = dict(
     stop_timeout=dict(type="int", default=120),
     wait_timeout=dict(type="int", default=300),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(supports_check_mode=True)

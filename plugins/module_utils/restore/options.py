@@ -31,7 +31,8 @@ OPTIONS = dict(
     restore_globals=dict(type="bool", default=False),
     list_databases=dict(type="bool", default=False),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(
     supports_check_mode=True,
     mutually_exclusive=[("target_time", "target_lsn")],

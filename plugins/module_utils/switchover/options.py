@@ -20,5 +20,6 @@ OPTIONS = dict(
     lock_dir=dict(type="path", default=DEFAULT_LOCK_DIR),
     wait_timeout=dict(type="int", default=300),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(supports_check_mode=True)

@@ -30,7 +30,8 @@ OPTIONS = dict(
     force=dict(type="bool", default=False),
     reload=dict(type="bool", default=True),
 )
-ARGUMENT_SPEC = dict(OPTIONS, **PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS)
+# the module's own options win over the connection options of the same name
+ARGUMENT_SPEC = {**PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(
     supports_check_mode=True,
     required_together=[("ca_cert", "ca_key")],
