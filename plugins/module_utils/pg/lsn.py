@@ -2,8 +2,9 @@
 # Copyright: pgdock.postgres developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """WAL positions and times as PostgreSQL and the modules write them: an LSN as text ('16/B374D848')
-and as a number, the position of a WAL file from its name, the current UTC time, ISO 8601 timestamps (to the microsecond, or to the second
-with a Z), and a user's timestamp read back."""
+and as a number, the position and timeline of a WAL file from its name (and the name back), the
+current UTC time, ISO 8601 timestamps (to the microsecond, or to the second with a Z), and a user's
+timestamp read back."""
 
 from __future__ import annotations
 
@@ -46,6 +47,20 @@ def wal_file_position(name: str, segment_size: int = WAL_SEGMENT_SIZE) -> int | 
     if len(base) != 24 or any(c not in "0123456789ABCDEF" for c in base):
         return None
     return (int(base[8:16], 16) << 32) // segment_size + int(base[16:24], 16)
+
+
+def wal_file_name(timeline: int, segment: int, segment_size: int = WAL_SEGMENT_SIZE) -> str:
+    """The WAL file name of segment number `segment` on `timeline` (wal_file_position's inverse)."""
+    per_id = 0x100000000 // segment_size
+    return f"{timeline:08X}{segment // per_id:08X}{segment % per_id:08X}"
+
+
+def wal_file_timeline(name: str) -> int | None:
+    """Timeline of a WAL file or .history file name; None for other files."""
+    base = name.split(".", 1)[0]
+    if len(base) not in (8, 24) or any(c not in "0123456789ABCDEF" for c in base):
+        return None
+    return int(base[:8], 16)
 
 
 def utc_now() -> datetime:

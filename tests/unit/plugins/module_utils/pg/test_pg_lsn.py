@@ -14,7 +14,9 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import (
     lsn_to_int,
     parse_lsn,
     parse_time,
+    wal_file_name,
     wal_file_position,
+    wal_file_timeline,
 )
 
 
@@ -57,3 +59,19 @@ def test_user_timestamps_naive_means_utc():
     assert parse_time("2025-01-31T12:00:00Z") == datetime(2025, 1, 31, 12, tzinfo=timezone.utc)
     with pytest.raises(PgdockError, match="is not an ISO 8601 timestamp"):
         parse_time("yesterday")
+
+
+@pytest.mark.parametrize("name, timeline, segment", [
+    ("000000010000000000000001", 1, 1), ("0000000200000001000000FF", 2, 511), ("0000000A0000000000000100", 10, None)])
+def test_wal_file_names_round_trip(name, timeline, segment):
+    assert wal_file_timeline(name) == timeline
+    if segment is None:  # 0x100 is no segment of the second field: names stop at FF with 16 MB segments
+        assert wal_file_name(timeline, wal_file_position(name)) != name
+        return
+    assert wal_file_position(name) == segment and wal_file_name(timeline, segment) == name
+
+
+def test_wal_file_timeline_of_history_and_other_files():
+    assert wal_file_timeline("00000003.history") == 3
+    assert wal_file_timeline("000000010000000000000002.partial") == 1
+    assert wal_file_timeline("README") is None and wal_file_timeline("0000000G.history") is None
