@@ -34,6 +34,8 @@ description:
     <subnet> scram-sha-256) first for each of the server's network subnets (C(hostssl) when the
     server has TLS on), lets the server check the file, and reloads it; a file the server rejects is
     put back.
+  - O(verify=true) checks the repository without restoring anything (see O(verify)); a problem
+    fails the task (O(fail_on_problems)), so a scheduled verification alerts like a failed backup.
 extends_documentation_fragment:
   - pgdock.postgres.attributes
   - pgdock.postgres.attributes.actiongroup
@@ -49,9 +51,45 @@ options:
     type: path
     required: true
   list:
-    description: Return the catalogue (of O(kind) when given) instead of taking a backup; changes nothing.
+    description:
+      - Return the catalogue (of O(kind) when given) instead of taking a backup; changes nothing.
+      - Each backup carries C(verified), what the last O(verify) found wrong with it (V(null) when it
+        found nothing or none ran); with O(verify=true), what this run found.
     type: bool
     default: false
+  verify:
+    description:
+      - Check every catalogued backup and the archived WAL, after whatever else the task does (alone,
+        with O(list), or after a backup or O(prune)). Nothing is restored and no server is needed.
+      - Every file of every backup against its C(SHA256SUMS) (a missing, changed or unlisted file is
+        named).
+      - A full or incremental backup whose files match is checked with C(pg_verifybackup) in a helper
+        container of its own image (with no network), as root, the repository mounted read-only.
+        PostgreSQL 18 reads the tar format (C(pg_verifybackup --format=tar)) and the backup's own WAL
+        is read with C(pg_waldump); older versions extract the backup into an anonymous scratch
+        volume first (as much free space in Docker's data directory as the backup's size) and check
+        the extraction. A backup whose image is not on the Docker host is reported as skipped, with a
+        warning.
+      - An incremental backup's parent must be in the catalogue.
+      - The archived WAL must continue from the end of each full or incremental backup to the newest
+        segment of C(wal/), along the newest timeline's history (its C(.history) file). Every segment
+        a replay needs must be there, on the timeline that replay reads it from; a missing one is a
+        gap, named with the first missing segment.
+      - Logical backups are checked by their sums only.
+      - The result's C(verified) has, per backup id, C(ok), C(problems) (each with C(file), relative to
+        the repository, and C(problem)) and C(checks). What is wrong is also kept in the repository's
+        C(PROBLEMS.json) (written only when it changes, removed once nothing is wrong), so that
+        O(list=true) shows it; that is the task's only change.
+      - A directory without a label (an interrupted backup, or one still running) is listed in
+        C(incomplete) and is not a problem.
+    type: bool
+    default: false
+  fail_on_problems:
+    description:
+      - With O(verify=true), fail the task when a problem is found (the message names each backup id and
+        file; the result keys are returned too). V(false) reports them with C(ok=false) and succeeds.
+    type: bool
+    default: true
   kind:
     description: Kind of backup to take, or to list with O(list=true). O(kind), O(archive) or O(prune) is required unless O(list=true).
     type: str
@@ -193,6 +231,19 @@ EXAMPLES = r"""
     repository: /srv/pgdock-backups/pg-primary
     list: true
   register: backups
+
+- name: Verify every backup and the WAL archive; the task fails when something is wrong
+  pgdock.postgres.backup:
+    repository: /srv/pgdock-backups/pg-primary
+    verify: true
+
+- name: The catalogue, each backup verified, without failing
+  pgdock.postgres.backup:
+    repository: /srv/pgdock-backups/pg-primary
+    list: true
+    verify: true
+    fail_on_problems: false
+  register: checked
 """
 
 RETURN = r"""
@@ -216,15 +267,46 @@ skipped:
   returned: when skipped
   type: bool
 catalogue:
-  description: Labels of the complete backups, oldest first.
+  description:
+    - Labels of the complete backups, oldest first, each with C(verified) (see O(list)).
   returned: with O(list=true)
   type: list
   elements: dict
 incomplete:
-  description: Backup directories without a label (interrupted), as C(<kind>/<id>).
-  returned: with O(list=true)
+  description: Backup directories without a label (interrupted, or still running), as C(<kind>/<id>).
+  returned: with O(list=true) or O(verify=true)
   type: list
   elements: str
+ok:
+  description: With O(verify=true), whether every backup passed every check.
+  returned: with O(verify=true)
+  type: bool
+verified:
+  description: With O(verify=true), per backup id what was checked and found.
+  returned: with O(verify=true)
+  type: dict
+  sample:
+    20250131-120000-123F:
+      kind: full
+      ok: false
+      checks: {sha256: failed, pg_verifybackup: "skipped: the files do not match their sums",
+               wal: {checked: true, from: "000000010000000000000004", to: "000000010000000000000009", segments: 6}}
+      problems:
+        - {file: full/20250131-120000-123F/base.tar.gz, problem: sha256 mismatch (corrupt)}
+      checked_at: "2025-02-01T06:00:01.000000+00:00"
+    20250201-010000-456I:
+      kind: incremental
+      ok: false
+      checks: {sha256: ok, pg_verifybackup: ok, wal: {checked: true, segments: 3}}
+      problems:
+        - {file: wal/000000010000000000000007, problem: "WAL gap: 000000010000000000000007 missing from the
+           archive; a replay from this backup stops before it"}
+      checked_at: "2025-02-01T06:00:01.000000+00:00"
+wal:
+  description: With O(verify=true), the newest archived segment, the number of segments and their timelines.
+  returned: with O(verify=true)
+  type: dict
+  sample: {newest: "000000020000000000000009", segments: 42, timelines: [1, 2]}
 pruned:
   description: With O(prune), the ids of the deleted backups, the deleted WAL files and why each kept backup is kept.
   returned: with O(prune)
@@ -239,7 +321,7 @@ archive:
            archive_command: "f=/pgdock-wal-archive/%f; ...", archive_timeout: 60}
 actions:
   description: What was done (or would be done in check mode), in order.
-  returned: when a backup was asked for (O(kind))
+  returned: unless O(list=true) alone
   type: list
   elements: str
 """
@@ -253,7 +335,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.runner import run_
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, **MODULE_KWARGS)
-    run_engine(module, backup, needs_docker=not module.params["list"])
+    run_engine(module, backup, needs_docker=module.params["verify"] or not module.params["list"])
 
 
 if __name__ == "__main__":

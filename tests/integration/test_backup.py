@@ -332,15 +332,27 @@ def test_role_schedules_jobs_that_work(pg_server, docker_client, tmp_path):
     assert not list(Path("/etc/systemd/system").glob(f"pgdock-backup-{server['name']}-*"))  # auto: no systemd here
     try:
         jobs = [line for line in cron_file.read_text().splitlines() if line and not line.startswith("#")]
-        assert len(jobs) == 4 and any(line.startswith("0 1 * * 0 root ") for line in jobs), jobs
-        full_job = next(line for line in jobs if line.startswith("0 1 * * 0 root "))
-        command = full_job.split(" root ", 1)[1].split(" >> ")[0]
-        ran = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False,
-                             env=ansible_env(json_output=False))
+        assert len(jobs) == 5 and any(line.startswith("0 1 * * 0 root ") for line in jobs), jobs
+
+        def run_job(times: str) -> subprocess.CompletedProcess:
+            line = next(line for line in jobs if line.startswith(f"{times} root "))
+            command = line.split(" root ", 1)[1].split(" >> ")[0]
+            return subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=False,
+                                  env=ansible_env(json_output=False))
+        ran = run_job("0 1 * * 0")
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert [b["kind"] for b in catalogue(repo)] == ["full"]
         assert any((repo / "wal").iterdir())
         assert psql(docker_client, server, "SHOW archive_mode") == "on"
+        # the weekly verification: passes on this repository, fails (exit status) once a file is damaged
+        verified = run_job("0 6 * * 0")
+        assert verified.returncode == 0 and '"ok": true' in verified.stdout, verified.stdout + verified.stderr
+        full_id = catalogue(repo)[0]["id"]
+        with open(repo / "full" / full_id / "backup_manifest", "a", encoding="utf-8") as handle:
+            handle.write(" ")
+        damaged = run_job("0 6 * * 0")
+        assert damaged.returncode != 0, damaged.stdout
+        assert f"{full_id}: full/{full_id}/backup_manifest: sha256 mismatch" in damaged.stdout, damaged.stdout
     finally:
         proc = run_playbook(playbook, extra_vars=dict(role_vars, pgdock_backup_state="absent"))
         assert proc.returncode == 0, proc.stdout[-3000:]
@@ -369,7 +381,8 @@ def test_role_writes_systemd_timers_that_work(pg_server, tmp_path, cleanup):
     role_vars = dict(pgdock_hosts="localhost", pgdock_backup_container=server["name"],
                      pgdock_backup_repository=str(repo), pgdock_backup_scheduler="systemd",
                      pgdock_backup_archive_method="stream",
-                     pgdock_backup_systemctl=False, pgdock_backup_systemd_dir=str(units))
+                     pgdock_backup_systemctl=False, pgdock_backup_systemd_dir=str(units),
+                     pgdock_backup_systemd_on_failure=["pgdock-alert@%n.service"])
     playbook = REPO_PLAYBOOKS / "backup.yml"
 
     refused = run_playbook(playbook, extra_vars=dict(role_vars, pgdock_backup_systemctl=True))
@@ -378,19 +391,21 @@ def test_role_writes_systemd_timers_that_work(pg_server, tmp_path, cleanup):
 
     proc = run_playbook(playbook, extra_vars=role_vars)
     assert proc.returncode == 0 and playbook_stats(proc)["localhost"]["failures"] == 0, proc.stdout[-3000:]
-    jobs = ("full", "incremental", "logical", "prune")
+    jobs = ("full", "incremental", "logical", "prune", "verify")
     assert sorted(p.name for p in units.iterdir()) == sorted(
         f"{prefix}-{job}.{kind}" for job in jobs for kind in ("service", "timer"))
     assert not (Path("/etc/cron.d") / prefix).exists()
     calendars = {job: unit_settings(units / f"{prefix}-{job}.timer")["OnCalendar"] for job in jobs}
     assert calendars == {"full": "Sun *-*-* 01:00:00", "incremental": "Mon..Sat *-*-* 01:00:00",
-                         "logical": "*-*-* 02:30:00", "prune": "*-*-* 04:00:00"}, calendars
+                         "logical": "*-*-* 02:30:00", "prune": "*-*-* 04:00:00",
+                         "verify": "Sun *-*-* 06:00:00"}, calendars
     for job in jobs:
         timer = unit_settings(units / f"{prefix}-{job}.timer")
         assert timer["Unit"] == f"{prefix}-{job}.service" and timer["WantedBy"] == "timers.target"
         service = unit_settings(units / f"{prefix}-{job}.service")
         assert service["Type"] == "oneshot" and f".schedule-{job}.json" in service["ExecStart"]
         assert service["StandardOutput"] == f"append:/var/log/pgdock-backup-{server['name']}.log"
+        assert service["OnFailure"] == "pgdock-alert@%n.service"
 
     again = run_playbook(playbook, extra_vars=role_vars)
     assert again.returncode == 0 and playbook_stats(again)["localhost"]["changed"] == 0, again.stdout[-3000:]

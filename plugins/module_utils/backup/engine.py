@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The `backup` module's engine: full, incremental and logical backups of a running pgdock server,
 taken by one-shot helper containers of the server's own image on the server's network, written into
-the repository and catalogued only once complete."""
+the repository and catalogued only once complete; archiving, pruning, and the verification of the
+repository (backup.verify)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.backup.retention i
     wal_to_prune,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.server import Server
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup.verify import Verification, failure, flagged
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.wal_archiver import (
     WalArchiver,
     adopt_files,
@@ -41,11 +43,6 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.errors import Pgdo
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import iso, lsn_to_int, utc_now
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog
 
-try:
-    pass
-except ImportError:  # pragma: no cover - run_engine reports the missing SDK
-    pass
-
 INCREMENTAL_MIN_MAJOR = 17
 # WAL records that change no data: checkpoints, switches, hint bits, snapshots, commits alone, and
 # page maintenance that reads (or autovacuum) cause; matched as prefixes of pg_waldump's types.
@@ -55,25 +52,48 @@ QUIET_RECORDS = ("XLOG/", "Standby/", "Transaction/", "Heap2/PRUNE", "Heap2/VACU
 
 def backup(module) -> dict:
     """Entry point of the `backup` module."""
-    return BackupEngine(module.params, module.check_mode).run()
+    return BackupEngine(module.params, module.check_mode, module.warn).run()
 
 
 class BackupEngine:
     """One run of the backup module."""
 
-    def __init__(self, params: dict, check_mode: bool):
+    def __init__(self, params: dict, check_mode: bool, warn=None):
         self.p = params
         self.check_mode = check_mode
+        self.warn = warn or (lambda _msg: None)
         self.repo = Repository(params["repository"])
         self.log = ActionLog(check_mode, guard=docker_action)
 
     def run(self) -> dict:
         if self.p["list"]:
-            return {"changed": False, "catalogue": self.repo.catalogue(self.p.get("kind")),
+            catalogue = self.repo.catalogue(self.p.get("kind"))
+            if self.p["verify"]:
+                return self._verify(self.log.result(), catalogue)
+            return {"changed": False, "catalogue": flagged(catalogue, self.repo.problems_record()),
                     "incomplete": self.repo.incomplete()}
+        if self.p.get("kind") or self.p.get("archive") is not None or (self.p["prune"] and self.p.get("container")):
+            result = self._server_jobs()
+        else:
+            result = self.log.result(pruned=self._prune()) if self.p["prune"] else self.log.result()
+        return self._verify(result) if self.p["verify"] else result
+
+    def _verify(self, result: dict, catalogue: list | None = None) -> dict:
+        """`verify`, after whatever else the run did: its findings in the result; a failure when it
+        found problems and fail_on_problems is on."""
+        if not self.repo.exists():
+            raise PgdockError(f"verify: repository {self.repo.root} does not exist; nothing can be verified")
+        found = Verification(self.repo, connect(self.p), self.log, self.warn).run()
+        result.update(found, changed=bool(result.get("changed")) or self.log.changed, actions=self.log.actions)
+        if catalogue is not None:
+            result["catalogue"] = [dict(label, verified=found["verified"].get(label["id"])) for label in catalogue]
+        if not found["ok"] and self.p["fail_on_problems"]:
+            raise failure(result)
+        return result
+
+    def _server_jobs(self) -> dict:
+        """Archiving, a backup and pruning, as asked, for the server `container`."""
         if not self.p.get("container"):
-            if self.p["prune"]:
-                return self.log.result(pruned=self._prune())
             raise PgdockError("container: the server to back up is required")
         client = connect(self.p)
         server = Server(client, self.p)

@@ -10,6 +10,8 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
 OPTIONS = dict(
     repository=dict(type="path", required=True),
     list=dict(type="bool", default=False),
+    verify=dict(type="bool", default=False),
+    fail_on_problems=dict(type="bool", default=True),
     kind=dict(type="str", choices=["full", "incremental", "logical"]),
     container=dict(type="str"),
     databases=dict(type="list", elements="str"),
@@ -31,5 +33,5 @@ OPTIONS = dict(
 ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
 MODULE_KWARGS = dict(
     supports_check_mode=True,
-    required_if=[("list", False, ("kind", "archive", "prune"), True)],
+    required_if=[("list", False, ("kind", "archive", "prune", "verify"), True)],
 )

@@ -10,6 +10,7 @@ Layout::
     <root>/incremental/<id>/   the same, made with pg_basebackup --incremental
     <root>/logical/<id>/       <database>.dump (pg_dump -Fc), globals.sql, SHA256SUMS, label.json
     <root>/wal/                archived WAL segments
+    <root>/PROBLEMS.json       what the last verification found wrong (absent when nothing)
 
 A backup is catalogued only when its label.json exists: the label is written last, atomically, so
 an interrupted backup (full disk, stopped server) is never taken for a valid one.
@@ -32,6 +33,7 @@ PHYSICAL_KINDS = ("full", "incremental")
 WAL_DIR = "wal"
 LABEL_FILE = "label.json"
 SUMS_FILE = "SHA256SUMS"
+PROBLEMS_FILE = "PROBLEMS.json"  # what the last verification found; absent when it found nothing
 LABEL_FORMAT = 1
 KIND_LETTER = {"full": "F", "incremental": "I", "logical": "L"}
 CHUNK = 1024 * 1024
@@ -152,6 +154,28 @@ class Repository:
                 continue
         return None
 
+    # -- what the last verification found -------------------------------------------------------
+    def problems_record(self) -> dict:
+        """The problems the last verification found ({"checked_at", "backups": {id: [problem]}, "wal"}),
+        {} when it found none (or none ran)."""
+        try:
+            with open(os.path.join(self.root, PROBLEMS_FILE), encoding="utf-8") as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    def record_problems(self, record: dict) -> None:
+        """Keep `record` (see problems_record) in the repository; an empty one removes the file."""
+        path = os.path.join(self.root, PROBLEMS_FILE)
+        try:
+            if record:
+                write_json(self.root, PROBLEMS_FILE, record)
+            elif os.path.exists(path):
+                os.unlink(path)
+        except OSError as exc:
+            raise PgdockError(f"cannot write {path}: {exc.strerror}") from None
+
     def remove_backup(self, label: dict) -> None:
         """Delete a backup: its label first, so a half-deleted backup is never catalogued."""
         directory = self.backup_dir(label["kind"], label["id"])
@@ -172,20 +196,29 @@ def read_label(directory: str) -> dict | None:
 
 def write_label(directory: str, label: dict) -> None:
     """Write label.json atomically (temporary file, fsync, rename, fsync of the directory)."""
-    data = json.dumps(dict(label, format=LABEL_FORMAT), indent=2, sort_keys=True).encode("utf-8") + b"\n"
+    try:
+        write_json(directory, LABEL_FILE, dict(label, format=LABEL_FORMAT))
+    except OSError as exc:
+        raise PgdockError(f"cannot write the label of {directory}: {exc.strerror}; the backup is not "
+                          "catalogued") from None
+
+
+def write_json(directory: str, name: str, data: dict) -> None:
+    """`data` as `directory`/`name` (0640), atomically: temporary file, fsync, rename, fsync of the
+    directory. OSError when it cannot be written (nothing is left behind)."""
+    text = json.dumps(data, indent=2, sort_keys=True).encode("utf-8") + b"\n"
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".label-")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o640)
-        os.replace(tmp, os.path.join(directory, LABEL_FILE))
-    except OSError as exc:
+        os.replace(tmp, os.path.join(directory, name))
+    except OSError:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise PgdockError(f"cannot write the label of {directory}: {exc.strerror}; the backup is not "
-                          "catalogued") from None
+        raise
     fsync_dir(directory)
 
 
@@ -251,20 +284,27 @@ def read_sums(directory: str) -> dict:
     return sums
 
 
-def verify_sums(directory: str) -> list[str]:
-    """Problems found when checking a backup against its SHA256SUMS, each naming the file."""
-    expected = read_sums(directory)
+def sum_problems(directory: str) -> list[tuple[str, str]]:
+    """(file, what is wrong with it) for every file of a backup that does not match its
+    SHA256SUMS; the file relative to the backup's directory."""
+    try:
+        expected = read_sums(directory)
+    except PgdockError:
+        return [(SUMS_FILE, "missing: the backup cannot be verified")]
     problems = []
     for name, digest in sorted(expected.items()):
         path = os.path.join(directory, name)
         if not os.path.isfile(path):
-            problems.append(f"{path}: missing")
+            problems.append((name, "missing"))
         elif sha256_of(path) != digest:
-            problems.append(f"{path}: sha256 mismatch (corrupt)")
-    for name in backup_files(directory):
-        if name not in expected:
-            problems.append(f"{os.path.join(directory, name)}: not listed in {SUMS_FILE}")
+            problems.append((name, "sha256 mismatch (corrupt)"))
+    problems += [(name, f"not listed in {SUMS_FILE}") for name in backup_files(directory) if name not in expected]
     return problems
+
+
+def verify_sums(directory: str) -> list[str]:
+    """Problems found when checking a backup against its SHA256SUMS, each naming the file."""
+    return [f"{os.path.join(directory, name)}: {what}" for name, what in sum_problems(directory)]
 
 
 def check_backup(repo: Repository, label: dict) -> None:

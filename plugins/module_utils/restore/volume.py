@@ -17,6 +17,7 @@ import os
 import posixpath
 import time
 
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup.extract import EXTRACT_FUNCTION
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import check_backup
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import CONTAINER_LABEL, REPO_MOUNT
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import log_tail, run_in, run_script
@@ -42,12 +43,6 @@ except ImportError:  # pragma: no cover - run_engine reports the missing SDK
 
 RESTORE_WAL_DIR = "pgdock-restore-wal"
 SCRATCH_DIR = ".pgdock-restore-chain"
-# Extract one backup of a chain: $1 backup dir, $2 destination; then check it against its manifest.
-EXTRACT_SCRIPT = (
-    'extract() { mkdir -p "$2"; tar -xzf "$1/base.tar.gz" -C "$2"; mkdir -p "$2/pg_wal"; '
-    'tar -xzf "$1/pg_wal.tar.gz" -C "$2/pg_wal"; cp "$1/backup_manifest" "$2/"; pg_verifybackup -q -m "$1/backup_manifest" "$2" '
-    '|| { echo "pg_verifybackup refused $1" >&2; exit 3; }; }; '
-)
 # Settings of the recovery that are not its target (left out of the reported target).
 RECOVERY_MECHANICS = ("restore_command", "recovery_target_action", "recovery_target_timeline")
 
@@ -134,7 +129,7 @@ def extract_script(layout, chain_length: int, recovery: dict | None, clear: bool
     no WAL archive), archive_mode is turned off: a copy must not archive as the backed-up server."""
     vol, pgdata = layout.volume_path, layout.pgdata
     scratch, wal = posixpath.join(vol, SCRATCH_DIR), posixpath.join(vol, RESTORE_WAL_DIR)
-    script = EXTRACT_SCRIPT
+    script = EXTRACT_FUNCTION
     if clear:
         script += f'find {vol} -mindepth 1 -delete; '
     else:  # what this script writes is removed again when it fails: no half cluster is left behind

@@ -28,7 +28,7 @@ SEAMS = {
     "replication": {"container.engine", "container.options", "container.spec", "hba.server_file",
                     "role.engine", "role.options"},
     "switchover": {"pooler.handle", "pooler.auth", "replication.engine", "replication.options"},
-    "restore": {"container.engine", "container.options", "backup.repository", "backup.server"},
+    "restore": {"container.engine", "container.options", "backup.extract", "backup.repository", "backup.server"},
     "backup": {"hba.server_file"},
     "pooler": {"hba.rules", "hba.server_file"},
 }

@@ -45,6 +45,7 @@ def test_default_schedule_of_the_role():
         "incremental": "Mon..Sat *-*-* 01:00:00",
         "logical": "*-*-* 02:30:00",
         "prune": "*-*-* 04:00:00",
+        "verify": "Sun *-*-* 06:00:00",
     }
 
 
