@@ -222,8 +222,8 @@ options:
         archives there on its new timeline as the backed-up server did.
       - The restore is the one of P(pgdock.postgres.restore#module). Every file of the chain is checked
         against its C(SHA256SUMS) and each extracted backup with C(pg_verifybackup); a chain is
-        combined with C(pg_combinebackup); archived WAL in the repository is replayed
-        (O(restore_from.target)). The module waits until recovery ended, resets the recovery
+        combined with C(pg_combinebackup); archived WAL in the repository is replayed unless
+        O(restore_from.target) says otherwise (a named O(restore_from.backup) stops at its end by default). The module waits until recovery ended, resets the recovery
         settings and runs a sanity query. A failed restore leaves no cluster in the volume.
       - The restored cluster keeps the roles and passwords of the backed-up server. O(superuser_password)
         must be that server's superuser password (when it is not given and no password file exists, the
@@ -245,10 +245,11 @@ options:
       target:
         description:
           - V(latest) replays all archived WAL after the backup when the repository holds some.
-          - V(immediate) stops as soon as the backup is consistent.
+          - V(immediate) stops as soon as the backup is consistent (the backup as it was).
+          - Not given, V(immediate) when O(restore_from.backup) names a backup, V(latest) otherwise,
+            as P(pgdock.postgres.restore#module) does.
         type: str
         choices: [latest, immediate]
-        default: latest
 notes:
   - A change of image, environment, mounts, ports, healthcheck, limits, logging, labels or settings
     recreates the container; the data volume is kept. A change of networks does not.

@@ -21,7 +21,9 @@ description:
   - The server is started through the same engine as P(pgdock.postgres.container#module); the module
     waits until recovery ended (consistency reached, promoted) and runs a sanity query.
   - With O(target_time) or O(target_lsn), archived WAL from the repository's C(wal/) is copied into
-    the new volume and replayed up to the target (C(recovery_target_action=promote)).
+    the new volume and replayed up to the target (C(recovery_target_action=promote)). Without them,
+    O(target) says whether all archived WAL is replayed; a backup named by O(backup) stops at its own
+    end unless O(target=latest).
   - A logical backup restores one or more databases into a running server, under a new name when
     O(into_database) is given; O(list_databases) lists the databases inside it.
 extends_documentation_fragment:
@@ -53,11 +55,14 @@ options:
   target:
     description:
       - V(latest) replays all archived WAL after the backup when the repository holds some.
-      - V(immediate) stops as soon as the backup is consistent.
+      - V(immediate) stops as soon as the backup is consistent, so the restored server holds the
+        backup as it was.
+      - "Not given: V(immediate) when O(backup) names a backup (the one asked for, as it was), V(latest)
+        otherwise (the newest backup and every archived write after it). In version 0.1.0 a named backup
+        replayed all archived WAL too; give O(target=latest) for that."
       - Ignored when O(target_time) or O(target_lsn) is given.
     type: str
     choices: [latest, immediate]
-    default: latest
   target_time:
     description:
       - Point in time to recover to (ISO 8601; without a zone, UTC).

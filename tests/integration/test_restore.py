@@ -189,3 +189,36 @@ def test_logical_restore_of_one_database_leaves_the_others(pg_server, docker_cli
     renamed = run_module("restore", dict(args, into_database="app2_copy"))
     assert renamed.changed and not renamed.failed, renamed
     assert count(docker_client, server, db="app2_copy") == 10
+
+
+def test_a_named_backup_without_target_is_restored_as_it_was(
+        pg_server, docker_client, pg_image, free_port, tmp_path, unique, cleanup):
+    """`backup: <id>` and no target: that backup, not the archived writes after it (restore module and
+    the container module's restore_from alike); target latest still replays them."""
+    repo = tmp_path / "repo"
+    server = pg_server(18, settings={"archive_mode": "on"}, wal_archive_dir=str(repo / "wal"))
+    psql(docker_client, server, "CREATE TABLE t AS SELECT generate_series(1, 100) AS i")
+    named = backup(server, repo, "full")["backup"]["id"]
+    psql(docker_client, server, "INSERT INTO t SELECT generate_series(101, 300)")
+    checked = run_module("backup", dict(container=server["name"], repository=str(repo), archive=True))
+    assert not checked.failed and checked["archive"]["checked_segment"], checked  # the rows are archived
+
+    name, result = restore(server, repo, unique, cleanup, backup=named)
+    assert result.changed and not result.failed, result
+    assert count(docker_client, dict(server, name=name)) == 100
+    assert any(a.startswith(f"stop at the end of backup {named}, as it was") for a in result["actions"]), result
+    assert not any(a.startswith("replay archived WAL") for a in result["actions"])
+
+    auto = unique("auto")
+    cleanup["containers"].append(auto)
+    cleanup["volumes"].append(f"{auto}-data")
+    filled = run_module("container", dict(
+        name=auto, image=pg_image(18), pull="never", superuser_password=server["password"],
+        networks=[{"name": server["network"]}], secrets_dir=str(tmp_path / f"{auto}-secrets"),
+        published_port=free_port, wait_timeout=120, restore_from={"repository": str(repo), "backup": named}))
+    assert filled.changed and not filled.failed, filled
+    assert count(docker_client, dict(server, name=auto)) == 100
+
+    latest_name, latest = restore(server, repo, unique, cleanup, backup=named, target="latest")
+    assert latest.changed and not latest.failed, latest
+    assert count(docker_client, dict(server, name=latest_name)) == 300

@@ -51,7 +51,7 @@ OPTIONS = dict(
     restore_from=dict(type="dict", options=dict(
         repository=dict(type="path", required=True),
         backup=dict(type="str"),
-        target=dict(type="str", choices=["latest", "immediate"], default="latest"),
+        target=dict(type="str", choices=["latest", "immediate"]),
     )),
 )
 # the module's own options win over the connection options of the same name

@@ -26,6 +26,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.restore.volume imp
     chain_ids,
     check_chain,
     check_major,
+    default_target,
     fill_volume,
     finish_recovery,
     recovery_settings,
@@ -143,7 +144,8 @@ class RestoreEngine:
 
     def _recovery_settings(self, layout, label: dict) -> dict | None:
         """Recovery settings for a point in time, or None to stop at the backup's consistency."""
-        return recovery_settings(self.repo, layout, label, self.p["target"], self.target_time, self.target_lsn,
+        target = default_target(self.p.get("target"), self.p.get("backup"))
+        return recovery_settings(self.repo, layout, label, target, self.target_time, self.target_lsn,
                                  self.p.get("target_time") or self.p.get("target_lsn"), self.actions)
 
     def _superuser_password(self, label: dict) -> str | None:

@@ -11,7 +11,7 @@ OPTIONS = dict(
     repository=dict(type="path", required=True),
     backup=dict(type="str"),
     kind=dict(type="str", choices=["physical", "logical"], default="physical"),
-    target=dict(type="str", choices=["latest", "immediate"], default="latest"),
+    target=dict(type="str", choices=["latest", "immediate"]),
     target_time=dict(type="str"),
     target_lsn=dict(type="str"),
     name=dict(type="str"),

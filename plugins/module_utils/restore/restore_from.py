@@ -19,6 +19,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.restore.volume imp
     chain_ids,
     check_chain,
     check_major,
+    default_target,
     fill_volume,
     finish_recovery,
     recovery_settings,
@@ -80,7 +81,8 @@ class BackupVolumeFiller:
             engine.warn(f"restore_from: backup {label['id']} is of a cluster whose superuser is {superuser!r}, not "
                         f"{p['superuser']!r}; set superuser: {superuser} (the restored cluster keeps its roles)")
         replay: list[str] = []
-        recovery = recovery_settings(repo, layout, label, self.spec["target"], actions=replay)
+        target = default_target(self.spec.get("target"), self.spec.get("backup"))
+        recovery = recovery_settings(repo, layout, label, target, actions=replay)
         return RestorePlan(repo, chain, recovery, superuser, replay)
 
     @staticmethod

@@ -80,6 +80,14 @@ def archived_wal(repo) -> list[str]:
     return sorted(n for n in os.listdir(repo.wal_dir) if len(n.split(".")[0]) == 24)
 
 
+def default_target(target: str | None, backup: str | None) -> str:
+    """The `target` of a restore: as given, else V(immediate) when one backup is named (that backup as
+    it was), else V(latest) (the newest backup and all archived WAL after it)."""
+    if target:
+        return target
+    return "immediate" if backup else "latest"
+
+
 def recovery_settings(repo, layout, label: dict, target: str = "latest", target_time=None,
                       target_lsn: int | None = None, target_text: str | None = None,
                       actions: list | None = None) -> dict | None:
@@ -93,6 +101,9 @@ def recovery_settings(repo, layout, label: dict, target: str = "latest", target_
     elif target_lsn is not None:
         settings["recovery_target_lsn"] = int_to_lsn(target_lsn)
     elif target == "immediate" or not archived_wal(repo):
+        if actions is not None and target == "immediate" and archived_wal(repo):
+            actions.append(f"stop at the end of backup {label['id']}, as it was (target: immediate; the "
+                           f"archived WAL in {repo.wal_dir} is not replayed)")
         return None
     if settings:
         check_archive_reaches(repo, settings, target_lsn, target_text)

@@ -72,6 +72,15 @@ def test_restore_from_replays_archived_wal_unless_immediate(repo):
     assert plan_restore(engine([], repository=repo.root, target="immediate"), LAYOUT_18).recovery is None
 
 
+def test_a_named_backup_stops_at_its_end_unless_target_says_latest(repo):
+    with open(os.path.join(repo.wal_dir, "000000010000000000000002"), "wb"):
+        pass
+    named = plan_restore(engine([], repository=repo.root, backup="F18"), LAYOUT_18)
+    assert named.recovery is None and "stop at the end of backup F18, as it was" in named.replay[0]
+    assert plan_restore(engine([], repository=repo.root, backup="F18", target="latest"), LAYOUT_18).recovery
+    assert plan_restore(engine([], repository=repo.root), LAYOUT_18).recovery  # the newest: all WAL
+
+
 @pytest.mark.parametrize("where", ["empty", "missing", "other major"])
 def test_nothing_to_restore_initialises_an_empty_cluster_and_says_so(repo, tmp_path, where):
     root = {"empty": str(tmp_path / "empty"), "missing": str(tmp_path / "missing"), "other major": repo.root}[where]

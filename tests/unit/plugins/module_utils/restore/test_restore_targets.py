@@ -10,6 +10,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository 
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import parse_lsn
 from ansible_collections.pgdock.postgres.plugins.module_utils.restore.engine import RestoreEngine
+from ansible_collections.pgdock.postgres.plugins.module_utils.restore.volume import default_target
 
 SEGMENT = 16 * 1024 * 1024
 
@@ -90,3 +91,9 @@ def test_recovery_settings_need_archived_wal_that_reaches_the_position(repo, tmp
     with pytest.raises(PgdockError, match="^target_time: repository .* holds no archived WAL"):
         engine(repo, target_time="2025-01-04T00:00:00Z")._recovery_settings(layout, {"id": "F2"})
     assert engine(repo)._recovery_settings(layout, {"id": "F2"}) is None
+
+
+@pytest.mark.parametrize("target, backup, expected", [
+    (None, None, "latest"), (None, "F1", "immediate"), ("latest", "F1", "latest"), ("immediate", None, "immediate")])
+def test_the_default_target_of_a_named_backup_is_that_backup(target, backup, expected):
+    assert default_target(target, backup) == expected
