@@ -72,6 +72,9 @@ options:
         used when O(ca_cert) is not given. The CA is created when the directory holds none, and replaced (with a
         warning) when it expires within O(renew_before) days.
       - Must be outside O(dest_dir).
+      - The default is one directory for every call that does not set it, so every server on the host that
+        relies on it shares one CA; give each stack its own (the server role uses
+        C(/var/lib/pgdock/<server>/ca)) for two stacks that must not trust each other's certificates.
     type: path
     default: /var/lib/pgdock/ca
   ca_cert:
