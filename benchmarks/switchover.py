@@ -3,9 +3,13 @@ procedure (clients straight to the server; stop the primary, promote the standby
 to the new address), in the same run, on the same primary + standby pair.
 
     .venv/bin/python benchmarks/switchover.py [--clients 8] [--image pgdock-test/postgres:18]
+                                              [--client-tls require|verify-full]
 
 Prints, for both: failed transactions, lost acknowledged writes, write pause (longest gap between
 acknowledged commits), p99 and max latency of the inserts around the switch, total switchover time.
+With --client-tls, PgBouncer asks its clients for TLS (client_tls_sslmode, a certificate from a CA
+of the run; verify-full also wants client certificates) and the writers connect with
+sslmode=verify-full; the naive run's clients connect to the servers as before.
 Goal for pgdock: 0 failed, 0 lost, write pause <= 1 s. Everything it creates is removed; traffic
 stays on a Docker network of its own and on 127.0.0.1; the load is bounded in time and rows.
 """
@@ -25,6 +29,7 @@ import docker
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(REPO / "benchmarks"))
+import client_tls  # noqa: E402
 from ansible_runner import run_module  # noqa: E402  (the real ansible, the checkout's collection)
 from pgclient import sql, unused_port  # noqa: E402
 from write_load import TABLE, WriterLoad  # noqa: E402
@@ -55,6 +60,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--image", default="pgdock-test/postgres:18")
     parser.add_argument("--pgbouncer-image", default="pgdock-test/pgbouncer:latest")
+    parser.add_argument("--client-tls", choices=["require", "verify-full"],
+                        help="TLS between the writers and PgBouncer (client_tls_sslmode)")
     args = parser.parse_args()
     client = docker.from_env()
     tag = secrets.token_hex(3)
@@ -71,15 +78,21 @@ def main() -> int:
                                          secrets_dir=str(tmp / second), stop_timeout=60)))
         check(run_module("role", dict(container=first, name="app", password=APP_PASSWORD, login=True)))
         sql(ports[first], password, "create database app owner app")
+        pooler_tls, writer_tls = {}, {}
+        if args.client_tls:
+            client_tls.issue(pooler, tmp / "client-tls")
+            pooler_tls = client_tls.pooler_options(tmp / "client-tls", args.client_tls)
+            writer_tls = client_tls.client_params(tmp / "client-tls", args.client_tls)
         check(run_module("pooler", dict(name=pooler, primary=first, image=args.pgbouncer_image, pull="never",
                                         published_port=ports[pooler], users=["app"], databases=[{"name": "app"}],
-                                        secrets_dir=str(tmp / pooler))))
+                                        secrets_dir=str(tmp / pooler), **pooler_tls)))
         print(f"primary {first}, standby {second}, PgBouncer {pooler}; {args.clients} writer clients, "
-              f"{STEADY_SECONDS:.0f} s of load before and after each switch")
+              f"{STEADY_SECONDS:.0f} s of load before and after each switch; TLS to PgBouncer: "
+              f"{args.client_tls or 'off'}")
 
         # pgdock: clients through PgBouncer, the module switches first -> second
         ours = WriterLoad(endpoint=lambda: ("127.0.0.1", ports[pooler]), user="app", password=APP_PASSWORD,
-                          dbname="app", clients=args.clients, max_seconds=300)
+                          dbname="app", clients=args.clients, max_seconds=300, tls=writer_tls)
         ours.create_table()
         module_result = {}
 

@@ -42,6 +42,7 @@ class WriterLoad:
     max_seconds: float = 300.0
     max_rows: int = 2_000_000
     think_time: float = 0.002
+    tls: dict = field(default_factory=dict)  # libpq TLS parameters (sslmode, sslrootcert...), none by default
     acks: list = field(default_factory=list)
     failures: list = field(default_factory=list)
 
@@ -55,7 +56,8 @@ class WriterLoad:
     def _connect(self):
         host, port = self.endpoint()
         conn = psycopg2.connect(host=host, port=port, user=self.user, password=self.password,
-                                dbname=self.dbname, connect_timeout=5, application_name="pgdock-write-load")
+                                dbname=self.dbname, connect_timeout=5, application_name="pgdock-write-load",
+                                **self.tls)
         conn.autocommit = True
         return conn
 

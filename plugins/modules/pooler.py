@@ -34,6 +34,17 @@ description:
     what P(pgdock.postgres.switchover#module) uses to PAUSE, repoint and RESUME the pooler.
   - C(pool_mode=transaction) (the default) is what makes a switchover invisible to clients, since
     PAUSE then waits for running transactions only.
+  - "TLS towards the clients (O(client_tls_sslmode), off by default): PgBouncer presents
+    O(client_tls_cert_file), a server certificate for the names clients connect to (the container's
+    name and aliases on its networks, C(localhost), C(127.0.0.1), the host's name); with
+    V(verify-ca) or V(verify-full) it also asks every client for a certificate from
+    O(client_tls_ca_file). The files are copied into the pooler's C(etc/); a new certificate or key
+    (a renewal by P(pgdock.postgres.tls#module) at the same path) is copied on the next run and served
+    after a C(RELOAD), without a restart: new connections get it, running ones keep theirs. Needs
+    PgBouncer 1.16 or later (TLS settings changed by RELOAD)."
+  - The module's own admin connection (and the switchover's) follows it, in plaintext while the
+    pooler accepts it, with TLS from V(require) on, and with O(admin_tls_cert_file) as its client
+    certificate under V(verify-ca) and V(verify-full). The switchover is not otherwise touched by client TLS.
 extends_documentation_fragment:
   - pgdock.postgres.attributes
   - pgdock.postgres.attributes.actiongroup
@@ -154,6 +165,39 @@ options:
   server_tls_ca_file:
     description: CA certificate (PEM, on the Docker host) that signed the server certificates; required to verify them.
     type: path
+  client_tls_sslmode:
+    description:
+      - TLS towards the pooler's clients (PgBouncer's C(client_tls_sslmode)). V(disable) offers none
+        (as before this option existed); V(allow) and V(prefer) accept TLS and plaintext; V(require)
+        refuses plaintext; V(verify-ca) and V(verify-full) also want a client certificate signed by
+        O(client_tls_ca_file) (PgBouncer checks no name in it for either).
+      - Anything but V(disable) needs O(client_tls_cert_file) and O(client_tls_key_file).
+    type: str
+    choices: [disable, allow, prefer, require, verify-ca, verify-full]
+    default: disable
+  client_tls_cert_file:
+    description:
+      - Certificate (PEM, on the Docker host) PgBouncer presents to its clients, with the names they
+        connect to as SANs. Copied into the configuration directory; a changed file is copied and
+        served after a RELOAD.
+    type: path
+  client_tls_key_file:
+    description: Its private key (PEM); copied into the configuration directory (0600, owned by O(uid)).
+    type: path
+  client_tls_ca_file:
+    description:
+      - CA certificate (PEM, on the Docker host) that signs the certificates clients present.
+        Required with O(client_tls_sslmode=verify-ca) or V(verify-full).
+    type: path
+  admin_tls_cert_file:
+    description:
+      - With O(client_tls_sslmode=verify-ca) or V(verify-full), the client certificate (PEM, signed by
+        O(client_tls_ca_file)'s CA, for example CN C(pgdock_admin)) of the module's admin
+        connection. Copied beside the admin password, outside the container (0600, root).
+    type: path
+  admin_tls_key_file:
+    description: Its private key (PEM).
+    type: path
   settings:
     description:
       - More C([pgbouncer]) settings, e.g. C(server_idle_timeout). Those the module manages
@@ -194,7 +238,7 @@ seealso:
 EXAMPLES = r"""
 - name: Client certificate of the lookup role, from the CA that signed the server's certificate
   pgdock.postgres.tls:
-    ca_dir: /var/lib/pgdock/ca
+    ca_dir: /var/lib/pgdock/pg-primary/ca
     client_certs: [pgdock_pooler_lookup]
     client_dir: /var/lib/pgdock/pg-pooler/client
 
@@ -205,9 +249,28 @@ EXAMPLES = r"""
     published_port: 6432
     auth: auth_query
     server_tls_sslmode: verify-full
-    server_tls_ca_file: /var/lib/pgdock/ca/ca.crt
+    server_tls_ca_file: /var/lib/pgdock/pg-primary/ca/ca.crt
     server_tls_cert_file: /var/lib/pgdock/pg-pooler/client/pgdock_pooler_lookup.crt
     server_tls_key_file: /var/lib/pgdock/pg-pooler/client/pgdock_pooler_lookup.key
+
+- name: The certificate PgBouncer presents to its clients, from the server's CA
+  pgdock.postgres.tls:
+    ca_dir: /var/lib/pgdock/pg-primary/ca
+    dest_dir: /var/lib/pgdock/pg-pooler/tls
+    container: pg-pooler
+    common_name: pg-pooler
+    subject_alt_names: [db.example.com]
+    reload: false
+
+- name: PgBouncer that refuses clients without TLS
+  pgdock.postgres.pooler:
+    name: pg-pooler
+    primary: pg-primary
+    published_port: 6432
+    users: [app]
+    client_tls_sslmode: require
+    client_tls_cert_file: /var/lib/pgdock/pg-pooler/tls/server.crt
+    client_tls_key_file: /var/lib/pgdock/pg-pooler/tls/server.key
 
 - name: PgBouncer in front of pg-primary, transaction pooling
   pgdock.postgres.pooler:
@@ -248,6 +311,9 @@ pooler:
       description: Database entries (V(*) for all).
       type: list
       elements: str
+    client_tls_sslmode:
+      description: TLS towards the clients (O(client_tls_sslmode)).
+      type: str
 actions:
   description: What was done (or would be done in check mode), in order.
   returned: always

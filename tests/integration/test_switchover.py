@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+import client_tls
 from ansible_runner import run_module
 from conftest import PGBOUNCER_IMAGE
 from pgclient import sql, unused_port, wait_until
@@ -25,8 +26,10 @@ APP_PASSWORD = "App-switch-pw-1"
 
 
 @pytest.fixture
-def cluster(pg_server, cleanup, free_port, tmp_path_factory, unique):
-    """A primary, a streaming standby and a pooler in front of the primary; a dict of their facts."""
+def cluster(request, pg_server, cleanup, free_port, tmp_path_factory, unique):
+    """A primary, a streaming standby and a pooler in front of the primary; a dict of their facts.
+    Parametrized indirectly with True, the pooler asks its clients for TLS with client certificates
+    (client_tls_sslmode verify-full, the module's admin connection included); `tls` is what clients pass."""
     primary = pg_server(18)
     standby = primary["name"] + "-s1"
     cleanup["containers"].append(standby)
@@ -42,20 +45,25 @@ def cluster(pg_server, cleanup, free_port, tmp_path_factory, unique):
     sql(primary["port"], primary["password"], "create database app owner app")
     pooler = unique("pgb")
     cleanup["containers"].append(pooler)
-    res = run_module("pooler", dict(name=pooler, primary=primary["name"], image=PGBOUNCER_IMAGE, pull="never",
-                                    published_port=free_port, users=["app"], databases=[{"name": "app"}],
-                                    query_wait_timeout=60,
-                                    secrets_dir=str(tmp_path_factory.mktemp(pooler) / "pooler")))
+    pooler_args, tls = dict(name=pooler, primary=primary["name"], image=PGBOUNCER_IMAGE, pull="never",
+                            published_port=free_port, users=["app"], databases=[{"name": "app"}],
+                            query_wait_timeout=60, secrets_dir=str(tmp_path_factory.mktemp(pooler) / "pooler")), {}
+    if getattr(request, "param", False):
+        root = tmp_path_factory.mktemp(pooler + "-tls")
+        client_tls.issue(pooler, root)
+        pooler_args.update(client_tls.pooler_options(root, "verify-full"))
+        tls = client_tls.client_params(root, "verify-full")
+    res = run_module("pooler", pooler_args)
     assert not res.failed, res
     lock_dir = str(tmp_path_factory.mktemp("locks"))
     return dict(primary=primary["name"], primary_port=primary["port"], primary_args=primary["module_args"],
                 standby=standby, standby_port=standby_port, standby_args=standby_args,
                 pooler=pooler, pooler_port=free_port, password=primary["password"], lock_dir=lock_dir,
-                ports={primary["name"]: primary["port"], standby: standby_port})
+                ports={primary["name"]: primary["port"], standby: standby_port}, tls=tls)
 
 
 def load_through(cluster: dict, clients: int = 4) -> WriterLoad:
-    load = WriterLoad(endpoint=lambda: ("127.0.0.1", cluster["pooler_port"]), user="app",
+    load = WriterLoad(endpoint=lambda: ("127.0.0.1", cluster["pooler_port"]), user="app", tls=cluster["tls"],
                       password=APP_PASSWORD, dbname="app", clients=clients, max_seconds=600)
     load.create_table()
     return load
@@ -74,6 +82,7 @@ def is_primary(cluster: dict, server: str) -> bool:
     return sql(cluster["ports"][server], cluster["password"], "select not pg_is_in_recovery()")[0][0]
 
 
+@pytest.mark.parametrize("cluster", [False, True], ids=["plaintext", "client-tls"], indirect=True)
 def test_switchover_and_back_three_times_under_load(cluster):
     load = load_through(cluster)
     load.start()
@@ -145,6 +154,7 @@ def test_refused_while_another_switchover_holds_the_lock(cluster):
     assert is_primary(cluster, cluster["primary"])
 
 
+@pytest.mark.parametrize("cluster", [False, True], ids=["plaintext", "client-tls"], indirect=True)
 def test_target_killed_before_promotion_rolls_back(cluster, docker_client):
     load = load_through(cluster, clients=3)
     load.start()

@@ -22,10 +22,11 @@ except ImportError:  # pragma: no cover - run_engine reports the missing library
 class PoolerAdmin:
     """Admin console connections of one PgBouncer (host, port, the module's admin password)."""
 
-    def __init__(self, host: str, port: int, password: str, connect_timeout: int = 5):
+    def __init__(self, host: str, port: int, password: str, connect_timeout: int = 5, ssl: dict | None = None):
+        """`ssl`: libpq's TLS parameters (config.admin_ssl), plaintext by default."""
         self.params = dict(host=host, port=port, user=ADMIN_USER, password=password, dbname="pgbouncer",
-                           connect_timeout=connect_timeout, sslmode="disable",
-                           application_name="pgdock.postgres")
+                           connect_timeout=connect_timeout, application_name="pgdock.postgres",
+                           **(ssl or {"sslmode": "disable"}))
 
     def _connect(self, **extra):
         try:

@@ -2,11 +2,13 @@
 # Copyright: pgdock.postgres developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """PgBouncer's configuration as the pooler module writes it: pgbouncer.ini from the module's
-options, the auth file of SCRAM verifiers, and which changed settings need a restart (the rest is
-applied with RELOAD)."""
+options, the auth file of SCRAM verifiers, which changed settings need a restart (the rest is
+applied with RELOAD, TLS files included), and how the module's admin connection meets the TLS the
+pooler asks of its clients."""
 
 from __future__ import annotations
 
+import os
 import re
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import POOLER_CONFIG_MOUNT, POOLER_PORT
@@ -16,7 +18,14 @@ INI_NAME = "pgbouncer.ini"
 USERLIST_NAME = "userlist.txt"
 CA_NAME = "server-ca.crt"
 CLIENT_CERT_NAME, CLIENT_KEY_NAME = "server-client.crt", "server-client.key"
+# what the pooler presents to its clients, and the CA their certificates must come from
+LISTEN_CERT_NAME, LISTEN_KEY_NAME, CLIENT_CA_NAME = "listen.crt", "listen.key", "client-ca.crt"
 ADMIN_USER = "pgdock_admin"
+# the admin connection's client certificate, beside the admin password (outside the container)
+ADMIN_CERT_NAME, ADMIN_KEY_NAME = "admin_tls.crt", "admin_tls.key"
+CLIENT_TLS_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# client_tls_sslmode values that refuse a client without TLS, and those that also want its certificate
+TLS_REQUIRED, CERT_REQUIRED = ("require", "verify-ca", "verify-full"), ("verify-ca", "verify-full")
 
 # Settings PgBouncer reads only at start-up (its documentation: "can be changed only at startup").
 RESTART_SETTINGS = frozenset({
@@ -28,6 +37,7 @@ OWNED_SETTINGS = frozenset({
     "listen_addr", "listen_port", "unix_socket_dir", "auth_type", "auth_file", "admin_users",
     "pidfile", "logfile", "server_tls_ca_file", "user", "auth_user", "auth_query", "auth_dbname",
     "server_tls_cert_file", "server_tls_key_file",
+    "client_tls_sslmode", "client_tls_cert_file", "client_tls_key_file", "client_tls_ca_file",
 })
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")  # \Z: `$` would accept a trailing newline
 POOL_MODES = ("session", "transaction", "statement")
@@ -93,8 +103,37 @@ def pgbouncer_settings(p: dict, has_ca: bool, auth_query: str | None = None) -> 
         values.update(auth_user=p["auth_user"], auth_query=auth_query, auth_dbname=p["auth_dbname"],
                       server_tls_cert_file=f"{POOLER_CONFIG_MOUNT}/{CLIENT_CERT_NAME}",
                       server_tls_key_file=f"{POOLER_CONFIG_MOUNT}/{CLIENT_KEY_NAME}")
+    values.update(client_tls_settings(p))
     values.update(extra)
     return values
+
+
+def client_tls_settings(p: dict) -> dict:
+    """TLS towards the clients; nothing (PgBouncer's default, disable) when it is off, so that an ini
+    written before the option existed stays the same."""
+    mode = p.get("client_tls_sslmode") or "disable"
+    if mode not in CLIENT_TLS_MODES:
+        raise PgdockError(f"client_tls_sslmode: {mode!r} is not one of {', '.join(CLIENT_TLS_MODES)}")
+    if mode == "disable":
+        return {}
+    values = {"client_tls_sslmode": mode, "client_tls_cert_file": f"{POOLER_CONFIG_MOUNT}/{LISTEN_CERT_NAME}",
+              "client_tls_key_file": f"{POOLER_CONFIG_MOUNT}/{LISTEN_KEY_NAME}"}
+    if p.get("client_tls_ca_file"):
+        values["client_tls_ca_file"] = f"{POOLER_CONFIG_MOUNT}/{CLIENT_CA_NAME}"
+    return values
+
+
+def admin_ssl(ini_text: str | None, root: str) -> dict:
+    """libpq's TLS parameters of the module's admin connection to a pooler whose ini is `ini_text`
+    (its admin files in `root`): plaintext unless the pooler refuses it, and then the admin client
+    certificate when it wants one. The console is reached on 127.0.0.1."""
+    mode = parse_ini(ini_text)["pgbouncer"].get("client_tls_sslmode", "disable")
+    if mode not in TLS_REQUIRED:
+        return {"sslmode": "disable"}
+    params = {"sslmode": "require"}
+    if mode in CERT_REQUIRED:
+        params.update(sslcert=os.path.join(root, ADMIN_CERT_NAME), sslkey=os.path.join(root, ADMIN_KEY_NAME))
+    return params
 
 
 def render_ini(databases: list[dict], host: str, settings: dict) -> str:

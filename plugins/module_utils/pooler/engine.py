@@ -2,8 +2,8 @@
 # Copyright: pgdock.postgres developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The `pooler` module's engine: a PgBouncer container in front of a pgdock primary, its
-configuration files on the Docker host (mounted read-only), changes applied with RELOAD, and the
-handle other engines (switchover) use to pause, repoint and resume it."""
+configuration files on the Docker host (mounted read-only), TLS towards its clients, changes
+(certificates included) applied with RELOAD."""
 
 from __future__ import annotations
 
@@ -55,12 +55,19 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.auth import
     ensure_lookup_hba,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.config import (
+    ADMIN_CERT_NAME,
+    ADMIN_KEY_NAME,
     ADMIN_USER,
     CA_NAME,
+    CERT_REQUIRED,
+    CLIENT_CA_NAME,
     CLIENT_CERT_NAME,
     CLIENT_KEY_NAME,
     INI_NAME,
+    LISTEN_CERT_NAME,
+    LISTEN_KEY_NAME,
     USERLIST_NAME,
+    admin_ssl,
     check_name,
     needs_restart,
     parse_userlist,
@@ -131,25 +138,29 @@ class PoolerRun:
         if self.p["auth"] == "auth_query":
             files[CLIENT_CERT_NAME] = self._pem(self.p["server_tls_cert_file"], "server_tls_cert_file", "CERTIFICATE")
             files[CLIENT_KEY_NAME] = self._pem(self.p["server_tls_key_file"], "server_tls_key_file", "PRIVATE KEY")
+        files.update(self._client_tls_files())
         changed_files = [n for n, c in files.items()
                          if secret_needs_write(os.path.join(self.config_dir, n), c, self.p["uid"], self.p["uid"])]
         for name in changed_files:
             self.log.do(f"write {os.path.join(self.config_dir, name)} (0600)", write_secret,
                         os.path.join(self.config_dir, name), files[name], self.p["uid"], self.p["uid"])
+        self._admin_tls_files()
         container, fresh = self._ensure_container(existing, primary)
         if not fresh and changed_files and container is not None:
             restart = needs_restart(old_ini, files[INI_NAME])
             if restart:
                 self.log.do(f"restart pooler {self.p['name']} (changed: {', '.join(restart)})", container.restart)
-            else:
+            else:  # through the console as the running pooler is configured (its TLS may change with it)
                 self.log.do(f"RELOAD pooler {self.p['name']} ({', '.join(changed_files)} changed)",
-                            self._admin(password).command, "RELOAD")
+                            self._admin(password, old_ini).command, "RELOAD")
+        self._remove_stale(set(files))
         if not self.check_mode and self.log.changed:
-            self._admin(password).wait_ready(self.p["wait_timeout"])
+            self._admin(password, files[INI_NAME]).wait_ready(self.p["wait_timeout"])
         result = self.log.result(pooler={
             "name": self.p["name"], "primary": primary.name, "port": self.p["published_port"],
             "pool_mode": self.p["pool_mode"], "users": sorted(verifiers.keys() - {ADMIN_USER}),
-            "databases": [d["name"] for d in self.p["databases"]] or ["*"]})
+            "databases": [d["name"] for d in self.p["databases"]] or ["*"],
+            "client_tls_sslmode": self.p["client_tls_sslmode"]})
         return with_diff(result, self.want_diff, old_ini or "", files[INI_NAME], os.path.join(self.config_dir, INI_NAME))
 
     def _validate(self) -> None:
@@ -177,6 +188,24 @@ class PoolerRun:
                 raise PgdockError(f"{name}: must be at least 1, not {self.p[name]}")
         if self.p["server_tls_sslmode"] in ("verify-ca", "verify-full") and not self.p.get("server_tls_ca_file"):
             raise PgdockError(f"server_tls_ca_file is required with server_tls_sslmode={self.p['server_tls_sslmode']}")
+        self._validate_client_tls()
+
+    def _validate_client_tls(self) -> None:
+        mode = self.p["client_tls_sslmode"]
+        if mode == "disable":
+            return
+        if not (self.p.get("client_tls_cert_file") and self.p.get("client_tls_key_file")):
+            raise PgdockError(f"client_tls_sslmode={mode} needs client_tls_cert_file and client_tls_key_file: the "
+                              "certificate the pooler presents to its clients (pgdock.postgres.tls, with the pooler's "
+                              "name, its aliases, localhost and 127.0.0.1)")
+        if mode in CERT_REQUIRED:
+            if not self.p.get("client_tls_ca_file"):
+                raise PgdockError(f"client_tls_ca_file is required with client_tls_sslmode={mode}: the CA whose "
+                                  "client certificates the pooler accepts")
+            if not (self.p.get("admin_tls_cert_file") and self.p.get("admin_tls_key_file")):
+                raise PgdockError(f"client_tls_sslmode={mode} asks every client for a certificate, the module's admin "
+                                  "connection too: give admin_tls_cert_file and admin_tls_key_file (a client "
+                                  f"certificate from client_tls_ca_file's CA, e.g. CN {ADMIN_USER})")
 
     def _user_verifiers(self) -> dict:
         """SCRAM verifiers of the listed roles, read from pg_authid on the primary."""
@@ -217,6 +246,36 @@ class PoolerRun:
             raise PgdockError(f"{option}: {path} does not exist or holds no PEM {kind.lower()}")
         return content
 
+    def _client_tls_files(self) -> dict:
+        """The certificate, key and client CA the pooler's clients meet, by their names in etc/."""
+        if self.p["client_tls_sslmode"] == "disable":
+            return {}
+        files = {LISTEN_CERT_NAME: self._pem(self.p["client_tls_cert_file"], "client_tls_cert_file", "CERTIFICATE"),
+                 LISTEN_KEY_NAME: self._pem(self.p["client_tls_key_file"], "client_tls_key_file", "PRIVATE KEY")}
+        if self.p.get("client_tls_ca_file"):
+            files[CLIENT_CA_NAME] = self._pem(self.p["client_tls_ca_file"], "client_tls_ca_file", "CERTIFICATE")
+        return files
+
+    def _admin_tls_files(self) -> None:
+        """The admin connection's client certificate, beside the admin password (root, 0600)."""
+        if self.p["client_tls_sslmode"] not in CERT_REQUIRED:
+            return
+        for name, option, kind in ((ADMIN_CERT_NAME, "admin_tls_cert_file", "CERTIFICATE"),
+                                   (ADMIN_KEY_NAME, "admin_tls_key_file", "PRIVATE KEY")):
+            path, content = os.path.join(self.root, name), self._pem(self.p[option], option, kind)
+            if secret_needs_write(path, content, 0, 0):
+                self.log.do(f"write {path} (0600)", write_secret, path, content, 0, 0)
+
+    def _remove_stale(self, wanted: set) -> None:
+        """TLS files a former configuration needed and this one does not."""
+        stale = [os.path.join(self.config_dir, n) for n in (LISTEN_CERT_NAME, LISTEN_KEY_NAME, CLIENT_CA_NAME)
+                 if n not in wanted]
+        if self.p["client_tls_sslmode"] not in CERT_REQUIRED:
+            stale += [os.path.join(self.root, n) for n in (ADMIN_CERT_NAME, ADMIN_KEY_NAME)]
+        for path in stale:
+            if os.path.exists(path):
+                self.log.do(f"remove {path} (no longer used)", os.unlink, path)
+
     def _admin_password(self) -> str:
         path = os.path.join(self.root, POOLER_ADMIN_PASSWORD_FILE)
         stored = read_secret(path)
@@ -230,8 +289,10 @@ class PoolerRun:
         path = self.p.get("server_tls_ca_file")
         return self._pem(path, "server_tls_ca_file", "CERTIFICATE") if path else None
 
-    def _admin(self, password: str) -> PoolerAdmin:
-        return PoolerAdmin(reachable_address(self.p["published_host_ip"]), self.p["published_port"], password)
+    def _admin(self, password: str, ini_text: str | None) -> PoolerAdmin:
+        """The console of the pooler configured by `ini_text` (its TLS towards clients decides ours)."""
+        return PoolerAdmin(reachable_address(self.p["published_host_ip"]), self.p["published_port"], password,
+                           ssl=admin_ssl(ini_text, self.root))
 
     # -- the container -------------------------------------------------------------------------------
     def _networks(self, primary) -> list[str]:

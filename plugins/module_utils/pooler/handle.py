@@ -21,6 +21,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection impo
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.admin import PoolerAdmin
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.config import (
     INI_NAME,
+    admin_ssl,
     parse_ini,
     pointed_host,
     repointed_ini,
@@ -43,7 +44,8 @@ class PoolerHandle:
             address = None
         if not password or address is None:
             raise PgdockError(f"pooler: {container.name!r} lacks its admin password file or published port")
-        self.admin = PoolerAdmin(*address, password)
+        self.admin = PoolerAdmin(*address, password, ssl=admin_ssl(read_secret(self.ini_path),
+                                                                   os.path.dirname(self.config_dir)))
 
     @classmethod
     def find(cls, client, name: str) -> "PoolerHandle":

@@ -8,11 +8,14 @@ import pytest
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import POOLER_CONFIG_MOUNT, POOLER_PORT
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.config import (
+    ADMIN_CERT_NAME,
+    ADMIN_KEY_NAME,
     ADMIN_USER,
     CA_NAME,
     OWNED_SETTINGS,
     RESTART_SETTINGS,
     USERLIST_NAME,
+    admin_ssl,
     check_name,
     database_lines,
     needs_restart,
@@ -343,3 +346,37 @@ def test_userlist_empty():
 def test_parse_userlist_skips_other_lines():
     text = ';comment\n\n  "app"   "SCRAM-SHA-256$x"  \nnot a line\n"empty" ""\n"bad "x"\n'
     assert parse_userlist(text) == {"app": "SCRAM-SHA-256$x", "empty": ""}
+
+
+# TLS towards the clients ------------------------------------------------------------------------------
+
+def test_client_tls_off_leaves_the_ini_as_it_was():
+    assert sample_ini() == sample_ini(client_tls_sslmode="disable")
+    assert "client_tls" not in sample_ini()
+
+
+def test_client_tls_settings_point_at_the_copied_files():
+    settings = parse_ini(sample_ini(client_tls_sslmode="require"))["pgbouncer"]
+    assert settings["client_tls_sslmode"] == "require"
+    assert settings["client_tls_cert_file"] == f"{POOLER_CONFIG_MOUNT}/listen.crt"
+    assert settings["client_tls_key_file"] == f"{POOLER_CONFIG_MOUNT}/listen.key"
+    assert "client_tls_ca_file" not in settings
+    settings = parse_ini(sample_ini(client_tls_sslmode="verify-full", client_tls_ca_file="/x/ca.crt"))["pgbouncer"]
+    assert settings["client_tls_ca_file"] == f"{POOLER_CONFIG_MOUNT}/client-ca.crt"
+    # switching it on or off is a RELOAD, not a restart
+    assert needs_restart(sample_ini(), sample_ini(client_tls_sslmode="verify-full", client_tls_ca_file="/x")) == []
+    with pytest.raises(PgdockError, match="client_tls_sslmode: 'on' is not one of"):
+        sample_ini(client_tls_sslmode="on")
+    with pytest.raises(PgdockError, match="client_tls_cert_file are managed by the module"):
+        sample_ini(settings={"client_tls_cert_file": "/etc/x.crt"})
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("disable", {"sslmode": "disable"}), ("allow", {"sslmode": "disable"}), ("prefer", {"sslmode": "disable"}),
+    ("require", {"sslmode": "require"}),
+    ("verify-ca", {"sslmode": "require", "sslcert": f"/r/{ADMIN_CERT_NAME}", "sslkey": f"/r/{ADMIN_KEY_NAME}"}),
+    ("verify-full", {"sslmode": "require", "sslcert": f"/r/{ADMIN_CERT_NAME}", "sslkey": f"/r/{ADMIN_KEY_NAME}"}),
+])
+def test_the_admin_connection_meets_what_the_pooler_asks_of_clients(mode, expected):
+    assert admin_ssl(sample_ini(client_tls_sslmode=mode, client_tls_ca_file="/x"), "/r") == expected
+    assert admin_ssl(None, "/r") == {"sslmode": "disable"}
