@@ -223,8 +223,9 @@ options:
       - The restore is the one of P(pgdock.postgres.restore#module). Every file of the chain is checked
         against its C(SHA256SUMS) and each extracted backup with C(pg_verifybackup); a chain is
         combined with C(pg_combinebackup); archived WAL in the repository is replayed unless
-        O(restore_from.target) says otherwise (a named O(restore_from.backup) stops at its end by default). The module waits until recovery ended, resets the recovery
-        settings and runs a sanity query. A failed restore leaves no cluster in the volume.
+        O(restore_from.target) says otherwise (a named O(restore_from.backup) stops at its end by
+        default). The module waits until recovery ended, resets the recovery settings and runs a
+        sanity query. A failed restore leaves no cluster in the volume.
       - The restored cluster keeps the roles and passwords of the backed-up server. O(superuser_password)
         must be that server's superuser password (when it is not given and no password file exists, the
         backed-up server's password file is copied if that container still exists); the module warns when

@@ -15,7 +15,7 @@ from ansible_runner import run_module
 from client_tls import client_params, issue, pooler_options
 from ansible_collections.pgdock.postgres.plugins.module_utils.tls.certs import serial_hex
 from ansible_collections.pgdock.postgres.plugins.module_utils.tls.engine import served_certificate
-from test_pooler import APP_PASSWORD, make_app_role, pooler_args  # noqa: F401  (a fixture)
+from test_pooler import APP_PASSWORD, make_app_role, pooler_args  # noqa: F401  # pylint: disable=unused-import
 
 
 @pytest.fixture

@@ -42,8 +42,8 @@ def verify(repo, check_mode=False):
 def test_a_clean_repository_is_ok_and_nothing_is_recorded(repo):
     result, log, warnings = verify(repo)
     assert result["ok"] and not log.changed and not os.path.exists(os.path.join(repo.root, PROBLEMS_FILE))
-    assert result["verified"]["F1"]["checks"]["wal"] == {"checked": True, "from": "000000010000000000000002",
-                                                        "to": "000000010000000000000007", "segments": 6}
+    assert result["verified"]["F1"]["checks"]["wal"] == {
+        "checked": True, "from": "000000010000000000000002", "to": "000000010000000000000007", "segments": 6}
     assert result["verified"]["L1"]["checks"] == {"sha256": "ok"}
     assert result["wal"] == {"newest": "000000010000000000000007", "segments": 6, "timelines": [1]}
     assert "skipped: image 'postgres:17'" in result["verified"]["F1"]["checks"]["pg_verifybackup"]
