@@ -100,6 +100,8 @@ options:
     description:
       - User-defined networks to attach the container to, with its aliases on each. At least one.
       - Networks are attached and detached without recreating the container.
+      - Networks the container is on but that are not listed (attached by P(pgdock.postgres.network#module) or
+        by hand) are kept, also across a recreation, unless O(purge_networks=true).
       - Required unless O(state=absent).
     type: list
     elements: dict
@@ -113,6 +115,24 @@ options:
         type: list
         elements: str
         default: []
+  purge_networks:
+    description:
+      - Detach the container from every network not listed in O(networks); the list is then the whole truth
+        about the container's networks.
+      - V(false) keeps the networks others attached it to, so that a deploy does not undo a
+        P(pgdock.postgres.network#module) attachment; P(pgdock.postgres.tls#module) then puts their aliases in the
+        certificate and P(pgdock.postgres.hba#module)'s default rules cover their subnets in the same run.
+    type: bool
+    default: false
+  allow_restart:
+    description:
+      - Whether a change that needs a new container (settings, image, environment, mounts, ports, healthcheck,
+        memory, shm size, stop timeout, logging, labels) may restart a running server.
+      - V(false) changes nothing that restarts it and reports the change in RV(pending_changes) with a
+        warning; the task succeeds, as P(pgdock.postgres.config#module) does with a pending restart. A stopped
+        container is recreated either way.
+    type: bool
+    default: true
   published_port:
     description: Host port that publishes the server's port 5432. Not published when not given.
     type: int
@@ -173,7 +193,9 @@ options:
   settings:
     description:
       - Server settings passed as C(-c name=value) on the server's command line.
-      - Booleans become V(on)/V(off). A change recreates the container.
+      - Booleans become V(on)/V(off). Docker cannot change a container's command line, so a change recreates
+        the container (the server restarts; see O(allow_restart)). Settings that need no restart belong in
+        P(pgdock.postgres.config#module) (ALTER SYSTEM, then a reload).
     type: dict
     default: {}
   init_scripts_dir:
@@ -252,8 +274,10 @@ options:
         type: str
         choices: [latest, immediate]
 notes:
-  - A change of image, environment, mounts, ports, healthcheck, limits, logging, labels or settings
-    recreates the container; the data volume is kept. A change of networks does not.
+  - A change of image, environment, mounts, ports, healthcheck, memory, shm size, stop timeout, logging, labels
+    or settings recreates the container (the data volume is kept), which restarts the server; O(allow_restart=false)
+    refuses that. O(cpus) and O(restart_policy) are changed in place with C(docker update), and networks are
+    attached and detached, without a restart.
   - A container with this name that was not created by this collection is never changed or removed.
 seealso:
   - module: pgdock.postgres.network
@@ -351,6 +375,17 @@ container:
     pgdata: /var/lib/postgresql/18/docker
     major: 18
     server_version: "18.1"
+pending_restart:
+  description: A change was not applied because it needs a new container and O(allow_restart=false).
+  returned: when a change is pending
+  type: bool
+  sample: true
+pending_changes:
+  description: The fields whose change waits for a new container (O(allow_restart=false)).
+  returned: when a change is pending
+  type: list
+  elements: str
+  sample: [command]
 restored_from:
   description: Id of the backup restored into the new data volume (O(restore_from)); in check mode, the one that would be.
   returned: when a backup was restored (or would be in check mode)

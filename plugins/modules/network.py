@@ -95,6 +95,12 @@ options:
         disconnected; V([]) disconnects all of them. With O(appends=true) only the listed containers are
         attached or updated.
       - When not given, attachments are left as they are.
+      - A PostgreSQL container of this collection stays attached through later runs of
+        P(pgdock.postgres.container#module) (unless its O(pgdock.postgres.container#module:purge_networks=true)).
+        Clients on this network are let in once pg_hba.conf covers its subnet and the server certificate
+        names the new aliases - run the server role again, or P(pgdock.postgres.hba#module) with
+        O(pgdock.postgres.hba#module:default_rules=true) and P(pgdock.postgres.tls#module) with
+        O(pgdock.postgres.tls#module:container).
       - Aliases cannot be changed on an attached container; when they differ, the container is
         disconnected and connected again with the new ones.
     type: list

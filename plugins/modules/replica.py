@@ -116,9 +116,18 @@ options:
     description: Host port (on 127.0.0.1) publishing the replica's 5432.
     type: int
   settings:
-    description: Server settings on top of the primary's.
+    description:
+      - Server settings on top of the primary's (the replica's command line carries the primary's settings, so
+        a change of the primary's settings reaches the replica on its next run).
     type: dict
     default: {}
+  allow_restart:
+    description:
+      - Whether a change that needs a new replica container (settings, image...) may restart a running replica,
+        as O(pgdock.postgres.container#module:allow_restart). V(false) reports it in RV(pending_changes) and
+        changes nothing that restarts the replica.
+    type: bool
+    default: true
   secrets_dir:
     description: Host directory for the replica's password files; defaults to C(/var/lib/pgdock/<name>/secrets).
     type: path
@@ -153,6 +162,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+pending_restart:
+  description: A change of the replica's container waits, because O(allow_restart=false).
+  returned: when a change is pending
+  type: bool
+pending_changes:
+  description: The container fields whose change waits for a new container.
+  returned: when a change is pending
+  type: list
+  elements: str
+  sample: [command]
 replica:
   description: The replica as the upstream sees it.
   returned: when O(state) is not V(absent)

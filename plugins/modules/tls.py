@@ -108,6 +108,16 @@ options:
     type: list
     elements: str
     default: []
+  container_aliases:
+    description:
+      - Add the aliases the O(container) has on its networks now, also on networks attached outside this
+        collection's server role (P(pgdock.postgres.network#module) with O(pgdock.postgres.network#module:containers)).
+      - Set V(false) when the container's networks are exactly the listed ones
+        (O(pgdock.postgres.container#module:purge_networks=true)); the SANs are then the container's name and
+        O(subject_alt_names) only, and the aliases of a network the container task is about to detach never
+        enter the certificate.
+    type: bool
+    default: true
   client_certs:
     description:
       - Roles that get a client certificate (CN = role name) for C(hostssl ... cert) lines in C(pg_hba.conf).

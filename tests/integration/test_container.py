@@ -122,6 +122,60 @@ def test_networks_change_without_recreate(pg, docker_client, unique, cleanup):
     assert not run_module("container", dict(args, networks=nets)).changed
 
 
+def test_networks_attached_outside_are_kept_unless_purged(pg, docker_client, unique, cleanup):
+    args = pg()
+    assert run_module("container", args).changed
+    extra = unique("cside")
+    docker_client.networks.create(extra)
+    cleanup["networks"].append(extra)
+    docker_client.networks.get(extra).connect(args["name"], aliases=["side"])
+    assert not run_module("container", args).changed, "a network attached by someone else is kept"
+
+    # a recreation (a setting changed) keeps it too, with its alias
+    res = run_module("container", dict(args, settings={"work_mem": "8MB"}))
+    assert res.changed and any(a.startswith("recreate container") for a in res["actions"]), res
+    assert res["container"]["networks"][extra]["aliases"] == ["side"], res["container"]["networks"]
+    assert not run_module("container", dict(args, settings={"work_mem": "8MB"})).changed
+
+    res = run_module("container", dict(args, settings={"work_mem": "8MB"}, purge_networks=True))
+    assert res.changed and res["actions"] == [f"disconnect from network {extra}"], res
+    assert set(res["container"]["networks"]) == {args["networks"][0]["name"]}
+    assert not run_module("container", dict(args, settings={"work_mem": "8MB"}, purge_networks=True)).changed
+
+
+def test_allow_restart_false_restarts_nothing(pg, docker_client):
+    args = pg()
+    assert run_module("container", args).changed
+
+    def started_at():
+        return docker_client.containers.get(args["name"]).attrs["State"]["StartedAt"]
+    started = started_at()
+
+    # cpus and the restart policy change in place: no restart, allowed or not
+    res = run_module("container", dict(args, cpus=0.5, restart_policy="always", allow_restart=False))
+    assert res.changed and res["actions"] == [
+        f"update container {args['name']} in place (restart_policy, nano_cpus; no restart)"], res
+    attrs = docker_client.containers.get(args["name"]).attrs
+    assert attrs["HostConfig"]["NanoCpus"] == 500_000_000 and attrs["HostConfig"]["RestartPolicy"]["Name"] == "always"
+    assert started_at() == started
+    args.update(cpus=0.5, restart_policy="always")
+    assert not run_module("container", args).changed
+
+    # a setting on the command line needs a new container: refused, reported, nothing restarts
+    wanted = dict(args, settings={"max_locks_per_transaction": 128})
+    res = run_module("container", dict(wanted, allow_restart=False))
+    assert not res.changed and not res.failed, res
+    assert res["pending_restart"] is True and res["pending_changes"] == ["command"], res
+    assert any("allow_restart is false" in w for w in res.get("warnings", [])), res
+    assert started_at() == started
+    assert sql(args["published_port"], "show max_locks_per_transaction") == [("64",)]
+
+    res = run_module("container", wanted)
+    assert res.changed and "pending_changes" not in res, res
+    assert started_at() != started
+    assert sql(args["published_port"], "show max_locks_per_transaction") == [("128",)]
+
+
 def test_password_only_in_a_0600_file(pg, docker_client, tmp_path):
     args = pg()
     res = run_playbook(f"""

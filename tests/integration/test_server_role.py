@@ -8,10 +8,8 @@ import re
 import secrets
 import subprocess
 
-import pytest
-
 from ansible_runner import run_playbook
-from pgclient import sql, unused_port
+from pgclient import sql
 
 PLAYBOOK = """
 - hosts: localhost
@@ -19,30 +17,6 @@ PLAYBOOK = """
   roles:
     - role: pgdock.postgres.server
 """
-
-
-@pytest.fixture
-def server_vars(unique, cleanup, pg_image, tmp_path):
-    name = unique("role-srv")
-    network = name + "-net"
-    cleanup["containers"].append(name)
-    cleanup["volumes"].append(f"{name}-data")
-    cleanup["networks"].append(network)
-    return dict(
-        pgdock_networks=[{"name": network}],
-        pgdock_server_name=name,
-        pgdock_server_image=pg_image(18),
-        pgdock_server_pull="never",
-        pgdock_server_superuser_password="Srv-pw-" + secrets.token_hex(8),
-        pgdock_server_networks=[{"name": network, "aliases": ["primary"]}],
-        pgdock_server_published_port=unused_port(),
-        pgdock_server_secrets_dir=str(tmp_path / "secrets"),
-        pgdock_server_tls_ca_dir=str(tmp_path / "ca"),
-        pgdock_roles=[{"name": "app_owner", "login": False},
-                      {"name": "app_rw", "password": "Rw-pw-" + secrets.token_hex(8), "login": True}],
-        pgdock_databases=[{"name": "app", "owner": "app_owner", "extensions": [{"name": "pgcrypto"}]}],
-        pgdock_grants=[{"roles": ["app_rw"], "preset": "readwrite", "login_db": "app", "target_role": "app_owner"}],
-    )
 
 
 def recap_changed(stdout: str) -> int:

@@ -12,6 +12,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec imp
     actual_spec,
     desired_spec,
     spec_differences,
+    split_differences,
     validate_options,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
@@ -143,26 +144,58 @@ class ContainerEngine:
         self._ensure_password(initialised, restore)
         self._ensure_wal_archive_dir()
         container = existing
+        in_place, recreate = split_differences(differences, desired)
+        extra = {}
         if existing is None:
             if restore is not None:
                 self.log.do(self.filler.describe(self, restore), self.filler.fill, self, restore, image, layout)
                 self.log.extend(restore.replay)
-            container = self.log.do(f"create container {self.p['name']}", self._create, desired)
-        elif differences:
+            container = self.log.do(f"create container {self.p['name']}", self._create, desired, {})
+        elif recreate and self._restart_refused(existing):
+            extra = {"pending_restart": True, "pending_changes": recreate}
+            self.warn(f"container {self.p['name']} not recreated although {', '.join(recreate)} changed: "
+                      "allow_restart is false and a new container restarts the server; the change "
+                      "is pending (run again with allow_restart: true to apply it)")
+            self._update_in_place(existing, desired, in_place)
+            self._apply_network_plan(existing)
+            desired = dict(desired, **{f: before[f] for f in recreate})
+        elif recreate:
+            kept = self._kept_networks(existing)
             container = self.log.do(
-                f"recreate container {self.p['name']} (changed: {', '.join(differences)}; "
+                f"recreate container {self.p['name']} (changed: {', '.join(recreate)}; "
                 f"data volume {self.p['data_volume']} kept)",
-                self._recreate, existing, desired) or existing  # check mode: the container as it is
+                self._recreate, existing, desired, kept) or existing  # check mode: the container as it is
         else:
+            self._update_in_place(existing, desired, in_place)
             self._apply_network_plan(existing)
         container = self._ensure_run_state(container)
-        extra = {}
         if restore is not None:
             extra["restored_from"] = restore.label["id"]
             if not self.check_mode:
                 extra["restored"] = self.filler.finish(self, restore, container, layout)
-        after = dict(desired, networks=self._wanted_networks(), state=self._wanted_state())
+        after = dict(desired, networks=self._networks_after(existing), state=self._wanted_state())
         return self._result(container, layout, before, after, extra)
+
+    def _restart_refused(self, existing) -> bool:
+        """Whether a new container is refused: it would restart a running server and allow_restart is false."""
+        return not self.p["allow_restart"] and existing.status in ("running", "restarting")
+
+    def _update_in_place(self, container, desired: dict, fields: list[str]) -> None:
+        """Apply the changes `docker update` makes on the container as it runs (no restart)."""
+        if not fields:
+            return
+        body = {}
+        if "restart_policy" in fields:
+            body["RestartPolicy"] = {"Name": desired["restart_policy"]}
+        if "nano_cpus" in fields:
+            body["NanoCpus"] = desired["nano_cpus"]
+        self.log.do(f"update container {self.p['name']} in place ({', '.join(fields)}; no restart)",
+                    self._update, container, body)
+
+    def _update(self, container, body: dict) -> None:
+        """POST /containers/{id}/update (the SDK's update_container has no NanoCpus)."""
+        api = self.client.api
+        api._result(api._post_json(api._url("/containers/{0}/update", container.id), data=body), True)
 
     def _check_networks(self) -> None:
         for net in self.p["networks"]:
@@ -220,7 +253,8 @@ class ContainerEngine:
                         self.password_path, password, uid, gid)
 
     # -- actions (run through the log, skipped in check mode) ----------------------------------
-    def _create(self, desired: dict):
+    def _create(self, desired: dict, kept_networks: dict):
+        """A new container on the listed networks, then on `kept_networks` (name -> aliases)."""
         if get_or_none(self.client.volumes, self.p["data_volume"], "volume") is None:
             self.client.volumes.create(self.p["data_volume"], labels=managed_labels(
                 {CONTAINER_LABEL: self.p["name"]}))
@@ -251,12 +285,14 @@ class ContainerEngine:
         container = self.client.containers.get(created["Id"])
         for net in others:
             self.client.networks.get(net["name"]).connect(container, aliases=net.get("aliases") or None)
+        for name, aliases in sorted(kept_networks.items()):
+            self.client.networks.get(name).connect(container, aliases=aliases or None)
         container.reload()
         return container
 
-    def _recreate(self, existing, desired: dict):
+    def _recreate(self, existing, desired: dict, kept_networks: dict):
         self._stop_and_remove(existing)
-        return self._create(desired)
+        return self._create(desired, kept_networks)
 
     def _stop(self, container) -> None:
         container.stop(timeout=self.p["stop_timeout"])
@@ -271,7 +307,11 @@ class ContainerEngine:
         volume.remove()
 
     def _apply_network_plan(self, container) -> None:
+        """Connect to the listed networks, with their aliases; disconnect from the others only
+        with purge_networks (networks that others attached the container to are kept otherwise)."""
         plan = attachment_plan(self._wanted_networks(), self._attached_networks(container))
+        if not self.p["purge_networks"]:
+            plan["disconnect"] = []
         wanted = {n["name"]: n.get("aliases") or None for n in self.p["networks"]}
         for name in plan["disconnect"]:
             self.log.do(f"disconnect from network {name}", self._disconnect, container, name)
@@ -314,6 +354,16 @@ class ContainerEngine:
 
     def _wanted_networks(self) -> dict:
         return {n["name"]: sorted(n.get("aliases") or []) for n in self.p["networks"]}
+
+    def _kept_networks(self, existing) -> dict:
+        """Networks the container is on but not listed, which it stays on (none with purge_networks)."""
+        if existing is None or self.p["purge_networks"]:
+            return {}
+        wanted = self._wanted_networks()
+        return {name: aliases for name, aliases in self._attached_networks(existing).items() if name not in wanted}
+
+    def _networks_after(self, existing) -> dict:
+        return {**self._kept_networks(existing), **self._wanted_networks()}
 
     def _wanted_state(self) -> str:
         return "running" if self.p["state"] == "started" else "exited"

@@ -25,6 +25,8 @@ OPTIONS = dict(
     secrets_dir=dict(type="path"),
     postgres_uid=dict(type="int", default=POSTGRES_UID),
     networks=networks_option(),
+    purge_networks=dict(type="bool", default=False),
+    allow_restart=dict(type="bool", default=True),
     published_port=dict(type="int"),
     published_host_ip=dict(type="str", default="127.0.0.1"),
     healthcheck=dict(type="dict", default={}, options=dict(

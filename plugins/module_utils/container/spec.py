@@ -34,11 +34,15 @@ SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)
 FORBIDDEN_ENV = ("POSTGRES_PASSWORD",)
 
 
-# Fields that a change can only reach by creating a new container (the data volume is kept).
+# The fields compared with the running container; a change of any of them but IN_PLACE_FIELDS is
+# reached only by creating a new container (the data volume is kept): Docker cannot change a
+# container's command, environment, mounts or ports in place.
 RECREATE_FIELDS = (
     "image", "image_id", "command", "env", "labels", "mounts", "ports", "healthcheck",
     "restart_policy", "stop_timeout", "memory", "nano_cpus", "shm_size", "security_opt", "log_config",
 )
+# what `docker update` changes on a running container, without restarting it
+IN_PLACE_FIELDS = ("restart_policy", "nano_cpus")
 
 
 def setting_value(value) -> str:
@@ -212,6 +216,14 @@ def spec_differences(desired: dict, actual: dict) -> list[str]:
     actual = dict(actual, labels={k: v for k, v in (actual.get("labels") or {}).items()
                                   if k not in TOPOLOGY_LABELS or k in wanted_labels})
     return [field for field in RECREATE_FIELDS if desired.get(field) != actual.get(field)]
+
+
+def split_differences(differences: list[str], desired: dict) -> tuple[list[str], list[str]]:
+    """(fields `docker update` changes in place, fields that need a new container), in order. The
+    engine ignores a CPU limit of 0 in an update, so removing the limit needs a new container."""
+    def in_place(field):
+        return field in IN_PLACE_FIELDS and (field != "nano_cpus" or bool(desired.get("nano_cpus")))
+    return [f for f in differences if in_place(f)], [f for f in differences if not in_place(f)]
 
 
 def inherited_params(container_attrs: dict, image_attrs: dict | None) -> dict:

@@ -127,6 +127,7 @@ class ReplicaRun:
         self.warn = warn
         self.log = ActionLog(check_mode)
         self.client = self.primary = self.primary_sql = None
+        self.pending_changes = []  # what the container engine did not apply (allow_restart false)
         self.slot = (params.get("slot_name") or slot_name_for(params["name"])) if params["slot"] else None
         self.secrets_dir = params.get("secrets_dir") or secrets_dir_for(params["name"])
 
@@ -194,7 +195,10 @@ class ReplicaRun:
         finally:
             if upstream_sql is not self.primary_sql:
                 upstream_sql.close()
-        return self._result({"replica": self._describe(upstream_name, status)})
+        extra = {"replica": self._describe(upstream_name, status)}
+        if self.pending_changes:
+            extra.update(pending_restart=True, pending_changes=self.pending_changes)
+        return self._result(extra)
 
     def _check_same_major(self, image: str) -> None:
         primary_major = self._major(self.primary.attrs["Config"]["Image"], self.primary.attrs["Image"])
@@ -324,6 +328,7 @@ class ReplicaRun:
             superuser=env.get("POSTGRES_USER", "postgres"),
             superuser_password=container_superuser_password(self.primary),
             secrets_dir=self.secrets_dir, networks=networks, settings=settings,
+            allow_restart=self.p.get("allow_restart", True),
             published_port=published_port, wait_timeout=self.p["wait_timeout"], state=state,
             labels={ROLE_LABEL: "replica", UPSTREAM_LABEL: upstream_name,
                     SYNC_LABEL: "true" if self.p["synchronous"] else "false"},
@@ -332,6 +337,7 @@ class ReplicaRun:
         result = ContainerEngine(params, self.check_mode, False, self.warn,
                                  volume_filled=filled and not self.check_mode).run()
         self.log.extend(result["actions"], "container: ")
+        self.pending_changes = result.get("pending_changes") or []
 
     def _check_secret_files(self, settings: dict) -> None:
         """Files the settings name in the secrets mount (a TLS certificate...) must be in this

@@ -23,6 +23,7 @@ OPTIONS = dict(
     remove_volume=dict(type="bool", default=False),
     data_volume=dict(type="str"),
     networks=networks_option(),
+    allow_restart=dict(type="bool", default=True),
     published_port=dict(type="int"),
     settings=dict(type="dict", default={}),
     secrets_dir=dict(type="path"),

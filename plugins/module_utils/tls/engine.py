@@ -330,9 +330,10 @@ class TlsRun:
 
     # -- server and clients --------------------------------------------------------------------
     def _server_spec(self) -> LeafSpec:
-        """Subject and SANs of the server certificate, with the container's name and aliases."""
+        """Subject and SANs of the server certificate, with the container's name and (unless
+        container_aliases is false) the aliases it has on its networks now."""
         container_name, aliases = self.p.get("container"), []
-        if self.container is not None:
+        if self.container is not None and self.p.get("container_aliases", True):
             endpoints = (self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
             for endpoint in endpoints.values():
                 aliases += user_aliases(endpoint.get("Aliases"), self.container.name, self.container.id)

@@ -21,6 +21,7 @@ OPTIONS = dict(
     ca_validity_days=dict(type="int", default=3650),
     common_name=dict(type="str"),
     subject_alt_names=dict(type="list", elements="str", default=[]),
+    container_aliases=dict(type="bool", default=True),
     client_certs=dict(type="list", elements="str", default=[]),
     client_dir=dict(type="path"),
     client_uid=dict(type="int"),

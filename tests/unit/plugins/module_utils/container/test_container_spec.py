@@ -11,6 +11,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec imp
     desired_spec,
     inherited_params,
     spec_differences,
+    split_differences,
     validate_options,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import layout_of_image
@@ -183,3 +184,13 @@ def test_inherited_params_rebuild_the_same_spec(over):
     assert spec_differences(rebuilt, actual_spec(attrs, IMAGE_18)) == []
     assert inherited["stop_timeout"] == over.get("stop_timeout", 120)
     assert "POSTGRES_PASSWORD_FILE" not in inherited["env"] and "PGDATA" not in inherited["env"]
+
+
+@pytest.mark.parametrize("differences, nano_cpus, expected", [
+    (["restart_policy"], None, (["restart_policy"], [])),
+    (["command", "nano_cpus"], 500_000_000, (["nano_cpus"], ["command"])),
+    (["nano_cpus"], None, ([], ["nano_cpus"])),  # removing the CPU limit: an update would ignore it
+    (["image", "memory"], None, ([], ["image", "memory"])),
+])
+def test_split_differences_in_place_or_new_container(differences, nano_cpus, expected):
+    assert split_differences(differences, {"nano_cpus": nano_cpus}) == expected
