@@ -139,6 +139,14 @@ options:
     description: Seconds to wait for readiness and for streaming.
     type: int
     default: 300
+  base_backup_timeout:
+    description:
+      - Seconds the pg_basebackup (or pg_rewind) helper container may run before it is stopped; the incomplete
+        volume of a stopped pg_basebackup is removed and the task fails saying so.
+      - The default, a day, covers several terabytes over a fast network; give more for larger clusters or
+        slower links.
+    type: int
+    default: 86400
 seealso:
   - module: pgdock.postgres.container
   - module: pgdock.postgres.info

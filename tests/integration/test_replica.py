@@ -122,6 +122,21 @@ def test_other_major_and_taken_names_are_refused(pg_server, replica_args, pg_ima
     assert res.failed and "not a valid slot name" in res["msg"], res
 
 
+def test_base_backup_timeout_stops_the_copy_and_leaves_no_volume(pg_server, replica_args, docker_client):
+    primary = pg_server(18)
+    # some 850 MB of logged data: more than a helper copies and syncs within a second
+    sql(primary["port"], primary["password"],
+        "create table filler as select g, repeat(md5(g::text), 12) as pad from generate_series(1, 2000000) g")
+    args = replica_args(primary, primary["name"] + "-slow", base_backup_timeout=1)
+    res = run_module("replica", args)
+    assert res.failed and "did not finish within base_backup_timeout (1 s)" in res["msg"], res
+    assert "incomplete volume" in res["msg"], res
+    assert not docker_client.volumes.list(filters={"name": args["name"] + "-data"})
+    assert not docker_client.containers.list(all=True, filters={"name": args["name"]})
+    res = run_module("replica", dict(args, base_backup_timeout=0))
+    assert res.failed and "base_backup_timeout: 0 is not a number of seconds" in res["msg"], res
+
+
 def test_cascade_from_a_standby_and_absent(pg_server, replica_args, docker_client):
     primary = pg_server(18)
     pw = primary["password"]

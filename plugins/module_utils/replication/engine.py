@@ -64,7 +64,6 @@ except ImportError:  # pragma: no cover - run_engine reports the missing librari
 
 SLOT_RE = re.compile(r"^[a-z0-9_]{1,63}$")
 STANDBY_KEYS = ("primary_conninfo", "primary_slot_name")
-BASE_BACKUP_TIMEOUT = 3600
 # $1 upstream host, $2 replication user, $3 PGDATA, then pg_basebackup's slot flags; the
 # standby's settings in $STANDBY_CONF
 BASE_BACKUP_SCRIPT = (
@@ -279,19 +278,39 @@ class ReplicaRun:
         conf = standby_conf_lines(upstream_name, self.p["replication_user"], self.p["name"], self.slot)
         # every value is an argument ($1 upstream, $2 user, $3 PGDATA, then the slot flags), never
         # interpolated into the script
-        code, output = run_helper(
-            self.client, image, ["sh", "-c", BASE_BACKUP_SCRIPT, "pgdock-basebackup", upstream_name,
-                                 self.p["replication_user"], layout.pgdata] + (["-S", self.slot] if self.slot else []),
-            [Mount(layout.volume_path, self._volume(), type="volume"),
-             Mount(SECRETS_MOUNT, self.secrets_dir, type="bind", read_only=True)],
-            f"pg_basebackup from {upstream_name}", network=self._network(),
-            environment={"PGPASSFILE": f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}", "STANDBY_CONF": conf},
-            timeout=BASE_BACKUP_TIMEOUT)
+        timeout = self._helper_timeout()
+        try:
+            code, output = run_helper(
+                self.client, image, ["sh", "-c", BASE_BACKUP_SCRIPT, "pgdock-basebackup", upstream_name,
+                                     self.p["replication_user"], layout.pgdata] + (["-S", self.slot] if self.slot else []),
+                [Mount(layout.volume_path, self._volume(), type="volume"),
+                 Mount(SECRETS_MOUNT, self.secrets_dir, type="bind", read_only=True)],
+                f"pg_basebackup from {upstream_name}", network=self._network(),
+                environment={"PGPASSFILE": f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}", "STANDBY_CONF": conf},
+                timeout=timeout)
+        except PgdockError as exc:
+            self._remove_incomplete_volume()
+            raise PgdockError(f"pg_basebackup from {upstream_name!r} did not finish within base_backup_timeout "
+                              f"({timeout} s); it was stopped and the incomplete volume {self._volume()} removed. "
+                              "Give a base_backup_timeout that fits the cluster's size and the network's speed.",
+                              **exc.details) from None
         if code != 0:
-            with docker_action(f"removing the incomplete volume {self._volume()}"):
-                self.client.volumes.get(self._volume()).remove(force=True)
+            self._remove_incomplete_volume()
             raise PgdockError(f"pg_basebackup from {upstream_name!r} failed (exit {code}); the new volume "
                               f"was removed: {output.strip()[-1500:]}")
+
+    def _helper_timeout(self) -> int:
+        """Seconds a pg_basebackup or pg_rewind helper may run (base_backup_timeout)."""
+        timeout = self.p.get("base_backup_timeout")
+        if timeout is None:
+            return 86400
+        if timeout < 1:
+            raise PgdockError(f"base_backup_timeout: {timeout} is not a number of seconds (1 or more)")
+        return timeout
+
+    def _remove_incomplete_volume(self) -> None:
+        with docker_action(f"removing the incomplete volume {self._volume()}"):
+            self.client.volumes.get(self._volume()).remove(force=True)
 
     def _network(self) -> str:
         networks = list((self.primary.attrs.get("NetworkSettings") or {}).get("Networks") or {})
@@ -505,7 +524,7 @@ class ReplicaRun:
             [Mount(layout.volume_path, volume, type="volume"),
              Mount(SECRETS_MOUNT, self.secrets_dir, type="bind", read_only=True)],
             f"pg_rewind of {self.p['name']}", network=self._network(),
-            environment={"SOURCE": source, "STANDBY_CONF": conf}, timeout=BASE_BACKUP_TIMEOUT)
+            environment={"SOURCE": source, "STANDBY_CONF": conf}, timeout=self._helper_timeout())
         if code != 0:
             hint = ""
             if "could not find previous WAL record" in output or "No such file" in output:

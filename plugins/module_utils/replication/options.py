@@ -29,6 +29,7 @@ OPTIONS = dict(
     secrets_dir=dict(type="path"),
     stop_timeout=dict(type="int", default=120),
     wait_timeout=dict(type="int", default=300),
+    base_backup_timeout=dict(type="int", default=86400),
 )
 # the module's own options win over the connection options of the same name
 ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
