@@ -122,6 +122,20 @@ def test_other_major_and_taken_names_are_refused(pg_server, replica_args, pg_ima
     assert res.failed and "not a valid slot name" in res["msg"], res
 
 
+def test_a_hostile_replication_user_streams(pg_server, replica_args):
+    """The replication user's name reaches the helper's shell as an argument, primary_conninfo
+    through libpq quoting and pg_hba.conf as a quoted name: the standby streams as that role."""
+    primary = pg_server(18)
+    user = "rep 'q' $(id) `id` ${HOME} x"
+    args = replica_args(primary, primary["name"] + "-odd", replication_user=user)
+    res = run_module("replica", args)
+    assert res.changed and not res.failed, res
+    assert res["replica"]["state"] == "streaming", res
+    assert sql(primary["port"], primary["password"],
+               "select usename from pg_stat_replication where application_name = %s", (args["name"],)) == [(user,)]
+    assert not run_module("replica", args).changed
+
+
 def test_base_backup_timeout_stops_the_copy_and_leaves_no_volume(pg_server, replica_args, docker_client):
     primary = pg_server(18)
     # some 850 MB of logged data: more than a helper copies and syncs within a second

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.archive_command import (
@@ -209,7 +210,7 @@ class BackupEngine:
             flags.append(f"--incremental={REPO_MOUNT}/{parent['kind']}/{parent['id']}/backup_manifest")
         if kind == "incremental":
             self._ensure_summaries(server)
-        script = (f'cd {REPO_MOUNT}/{kind}/{backup_id}; pg_basebackup "$@"; '
+        script = (f'cd {shlex.quote(f"{REPO_MOUNT}/{kind}/{backup_id}")}; pg_basebackup "$@"; '
                   'gzip -1 pg_wal.tar; chmod 0640 *')
         extra = {"parent": parent["id"] if parent else None}
         return self._take(server, kind, backup_id, script, flags, extra, self._physical_facts)
@@ -238,7 +239,7 @@ class BackupEngine:
                               f"(it has: {', '.join(available)})")
         files = {db: f"{i:03d}-{re.sub(r'[^A-Za-z0-9_.-]', '_', db)}.dump" for i, db in enumerate(wanted)}
         args = [a for db in wanted for a in (db, files[db])]
-        script = (f'cd {REPO_MOUNT}/logical/{backup_id}; '
+        script = (f'cd {shlex.quote(f"{REPO_MOUNT}/logical/{backup_id}")}; '
                   'pg_dumpall --no-password --globals-only -f globals.sql; '
                   'while [ $# -gt 0 ]; do pg_dump --no-password -Fc -d "$1" -f "$2"; shift 2; done; '
                   'chmod 0640 *')

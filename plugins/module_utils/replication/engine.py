@@ -46,6 +46,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets imp
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.hba.server_file import ensure_replication_rules
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.conninfo import conf_string, conninfo
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import (
     container_login,
     container_secrets_dir,
@@ -86,11 +87,11 @@ def slot_name_for(name: str) -> str:
 
 def standby_conf_lines(upstream: str, user: str, application_name: str, slot: str | None) -> str:
     """postgresql.auto.conf lines that make a cluster stream from `upstream` (password from a passfile)."""
-    conninfo = (f"host={upstream} port=5432 user={user} application_name={application_name} "
-                f"passfile={SECRETS_MOUNT}/{REPLICATION_PGPASS} sslmode=prefer")
-    lines = f"primary_conninfo = '{conninfo}'\n"
+    value = conninfo(host=upstream, port=5432, user=user, application_name=application_name,
+                     passfile=f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}", sslmode="prefer")
+    lines = f"primary_conninfo = {conf_string(value)}\n"
     if slot:
-        lines += f"primary_slot_name = '{slot}'\n"
+        lines += f"primary_slot_name = {conf_string(slot)}\n"
     return lines
 
 
@@ -516,8 +517,8 @@ class ReplicaRun:
         layout = self._layout(image)
         volume = self._volume()
         superuser = env_to_dict(self.primary.attrs["Config"]["Env"]).get("POSTGRES_USER", "postgres")
-        source = (f"host={self.p['primary']} port=5432 user={superuser} dbname=postgres "
-                  f"passfile={SECRETS_MOUNT}/{SUPERUSER_PGPASS}")
+        source = conninfo(host=self.p["primary"], port=5432, user=superuser, dbname="postgres",
+                          passfile=f"{SECRETS_MOUNT}/{SUPERUSER_PGPASS}")
         conf = standby_conf_lines(self.p["primary"], self.p["replication_user"], self.p["name"], self.slot)
         code, output = run_helper(
             self.client, image, ["sh", "-c", REWIND_SCRIPT, "pgdock-rewind", layout.pgdata],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shlex
 import time
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.extract import EXTRACT_FUNCTION
@@ -140,31 +141,33 @@ def extract_script(layout, chain_length: int, recovery: dict | None, clear: bool
     no WAL archive), archive_mode is turned off: a copy must not archive as the backed-up server."""
     vol, pgdata = layout.volume_path, layout.pgdata
     scratch, wal = posixpath.join(vol, SCRATCH_DIR), posixpath.join(vol, RESTORE_WAL_DIR)
-    script = EXTRACT_FUNCTION
+    # the paths (PGDATA may be an option's value) as shell variables, quoted once; used as "$var"
+    script = (f"vol={shlex.quote(vol)}; pgdata={shlex.quote(pgdata)}; scratch={shlex.quote(scratch)}; "
+              f"wal={shlex.quote(wal)}; repo={shlex.quote(REPO_MOUNT)}; ") + EXTRACT_FUNCTION
     if clear:
-        script += f'find {vol} -mindepth 1 -delete; '
+        script += 'find "$vol" -mindepth 1 -delete; '
     else:  # what this script writes is removed again when it fails: no half cluster is left behind
-        script += (f'if [ -d {pgdata} ] && [ -n "$(ls -A {pgdata})" ]; then '
-                   f'echo "{pgdata} is not empty; refusing to restore over it" >&2; exit 4; fi; '
-                   f"trap 'rm -rf {pgdata} {scratch} {wal}' EXIT; ")
+        script += ('if [ -d "$pgdata" ] && [ -n "$(ls -A "$pgdata")" ]; then '
+                   'echo "$pgdata is not empty; refusing to restore over it" >&2; exit 4; fi; '
+                   "trap 'rm -rf \"$pgdata\" \"$scratch\" \"$wal\"' EXIT; ")
     if chain_length == 1:
-        script += f'extract "$1" {pgdata}; '
+        script += 'extract "$1" "$pgdata"; '
     else:
-        script += (f'rm -rf {scratch}; n=0; for b in "$@"; do n=$((n+1)); extract "$b" {scratch}/$n; '
-                   f'set -- "$@" {scratch}/$n; done; shift {chain_length}; '
-                   f'pg_combinebackup -o {scratch}/combined "$@"; '
-                   f'pg_verifybackup -q -n {scratch}/combined; mkdir -p {pgdata}; '
-                   f'find {scratch}/combined -mindepth 1 -maxdepth 1 -exec mv -t {pgdata} {{}} +; '
-                   f'rm -rf {scratch}; ')
+        script += ('rm -rf "$scratch"; n=0; for b in "$@"; do n=$((n+1)); extract "$b" "$scratch/$n"; '
+                   f'set -- "$@" "$scratch/$n"; done; shift {int(chain_length)}; '
+                   'pg_combinebackup -o "$scratch/combined" "$@"; '
+                   'pg_verifybackup -q -n "$scratch/combined"; mkdir -p "$pgdata"; '
+                   'find "$scratch/combined" -mindepth 1 -maxdepth 1 -exec mv -t "$pgdata" {} +; '
+                   'rm -rf "$scratch"; ')
     if recovery is not None:
-        script += (f'mkdir -p {wal}; cp {REPO_MOUNT}/wal/* {wal}/ 2>/dev/null || true; '
-                   f'for f in {wal}/*.partial; do [ -e "$f" ] || continue; '
+        script += ('mkdir -p "$wal"; cp "$repo"/wal/* "$wal"/ 2>/dev/null || true; '
+                   'for f in "$wal"/*.partial; do [ -e "$f" ] || continue; '
                    '[ -e "${f%.partial}" ] || mv "$f" "${f%.partial}"; rm -f "$f"; done; '
-                   f'printf "%s\\n" "$PGDOCK_RECOVERY" >> {pgdata}/postgresql.auto.conf; '
-                   f'touch {pgdata}/recovery.signal; ')
+                   'printf "%s\\n" "$PGDOCK_RECOVERY" >> "$pgdata/postgresql.auto.conf"; '
+                   'touch "$pgdata/recovery.signal"; ')
     if not archiving:
-        script += f'echo "archive_mode = \'off\'" >> {pgdata}/postgresql.auto.conf; '
-    script += f'chown -R postgres:postgres {vol}; chmod 0700 {pgdata}'
+        script += 'echo "archive_mode = \'off\'" >> "$pgdata/postgresql.auto.conf"; '
+    script += 'chown -R postgres:postgres "$vol"; chmod 0700 "$pgdata"'
     return script if clear else script + '; trap - EXIT'
 
 

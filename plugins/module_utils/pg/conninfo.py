@@ -1,0 +1,29 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure text for libpq and postgresql.conf: a conninfo string (``key='value' ...``) whose values
+keep spaces, quotes and backslashes, and a postgresql.conf string literal. Names that an operator
+chooses (a replication user, a container) pass through these, never through string formatting."""
+
+from __future__ import annotations
+
+
+def conninfo_value(value) -> str:
+    """One conninfo value as libpq reads it: as it is when it has no space, quote or backslash,
+    else single-quoted with ``\\`` and ``'`` escaped."""
+    text = str(value)
+    if text and not any(c.isspace() or c in "'\\" for c in text):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def conninfo(**params) -> str:
+    """``key='value'`` pairs in the given order; None values are left out."""
+    return " ".join(f"{key}={conninfo_value(value)}" for key, value in params.items() if value is not None)
+
+
+def conf_string(value) -> str:
+    """A postgresql.conf string literal: single quotes doubled and backslashes escaped (the
+    configuration file's parser reads backslash escapes inside quoted values)."""
+    text = str(value)
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
