@@ -151,21 +151,19 @@ class ContainerEngine:
                 self.log.do(self.filler.describe(self, restore), self.filler.fill, self, restore, image, layout)
                 self.log.extend(restore.replay)
             container = self.log.do(f"create container {self.p['name']}", self._create, desired, {})
-        elif recreate and self._restart_refused(existing):
-            extra = {"pending_restart": True, "pending_changes": recreate}
-            self.warn(f"container {self.p['name']} not recreated although {', '.join(recreate)} changed: "
-                      "allow_restart is false and a new container restarts the server; the change "
-                      "is pending (run again with allow_restart: true to apply it)")
-            self._update_in_place(existing, desired, in_place)
-            self._apply_network_plan(existing)
-            desired = dict(desired, **{f: before[f] for f in recreate})
-        elif recreate:
+        elif recreate and not self._restart_refused(existing):
             kept = self._kept_networks(existing)
             container = self.log.do(
                 f"recreate container {self.p['name']} (changed: {', '.join(recreate)}; "
                 f"data volume {self.p['data_volume']} kept)",
                 self._recreate, existing, desired, kept) or existing  # check mode: the container as it is
         else:
+            if recreate:  # refused: reported, and the diff shows the container as it stays
+                extra = {"pending_restart": True, "pending_changes": recreate}
+                self.warn(f"container {self.p['name']} not recreated although {', '.join(recreate)} changed: "
+                          "allow_restart is false and a new container restarts the server; the change "
+                          "is pending (run again with allow_restart: true to apply it)")
+                desired = dict(desired, **{f: before[f] for f in recreate})
             self._update_in_place(existing, desired, in_place)
             self._apply_network_plan(existing)
         container = self._ensure_run_state(container)

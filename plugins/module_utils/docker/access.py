@@ -26,6 +26,10 @@ LOG_TAIL_LINES = 40
 POLL_FIRST, POLL_MAX, POLL_FACTOR = 0.1, 0.5, 1.5
 
 
+class HelperTimeout(PgdockError):
+    """A helper container ran past its timeout and was stopped."""
+
+
 def poll_intervals(first: float = POLL_FIRST, cap: float = POLL_MAX):
     """Sleeps between polls: short at first (a fast event is seen at once), growing to `cap`."""
     delay = first
@@ -145,8 +149,8 @@ def run_helper(client, image: str, argv: list[str], mounts: list, what: str, net
         try:
             status = helper.wait(timeout=timeout)
         except requests.exceptions.RequestException:
-            raise PgdockError(f"{what} did not finish within {timeout} s; the helper container was stopped "
-                              "(give a longer timeout for a cluster of this size)", logs=log_tail(helper)) from None
+            raise HelperTimeout(f"{what} did not finish within {timeout} s; the helper container was stopped "
+                                "(give a longer timeout for a cluster of this size)", logs=log_tail(helper)) from None
         return status.get("StatusCode", -1), helper.logs().decode("utf-8", "replace")
     finally:
         with docker_action(f"removing the helper container of {what}"):

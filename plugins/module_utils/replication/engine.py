@@ -26,7 +26,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
     UPSTREAM_LABEL,
     secrets_dir_for,
 )
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import poll_intervals, run_helper
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import HelperTimeout, poll_intervals, run_helper
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import (
     connect as docker_connect,
     docker_action,
@@ -55,6 +55,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection impo
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.setup import ensure_replication_role
+from ansible_collections.pgdock.postgres.plugins.module_utils.replication.options import OPTIONS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog
 
 try:
@@ -289,7 +290,7 @@ class ReplicaRun:
                 f"pg_basebackup from {upstream_name}", network=self._network(),
                 environment={"PGPASSFILE": f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}", "STANDBY_CONF": conf},
                 timeout=timeout)
-        except PgdockError as exc:
+        except HelperTimeout as exc:
             self._remove_incomplete_volume()
             raise PgdockError(f"pg_basebackup from {upstream_name!r} did not finish within base_backup_timeout "
                               f"({timeout} s); it was stopped and the incomplete volume {self._volume()} removed. "
@@ -302,9 +303,7 @@ class ReplicaRun:
 
     def _helper_timeout(self) -> int:
         """Seconds a pg_basebackup or pg_rewind helper may run (base_backup_timeout)."""
-        timeout = self.p.get("base_backup_timeout")
-        if timeout is None:
-            return 86400
+        timeout = self.p.get("base_backup_timeout", OPTIONS["base_backup_timeout"]["default"])
         if timeout < 1:
             raise PgdockError(f"base_backup_timeout: {timeout} is not a number of seconds (1 or more)")
         return timeout
