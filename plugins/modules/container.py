@@ -343,6 +343,9 @@ container:
     networks:
       description: Per network, the container's address and user-set aliases.
       type: dict
+    settings:
+      description: The server settings on the container's command line now (values as text).
+      type: dict
     published_host_ip:
       description: Host address of the published port.
       type: str
@@ -375,6 +378,14 @@ container:
     pgdata: /var/lib/postgresql/18/docker
     major: 18
     server_version: "18.1"
+restart_changes:
+  description:
+    - The fields whose change needs a new container, which restarts the server (in check mode, would need);
+      empty when the run restarts nothing. Applied unless RV(pending_restart).
+  returned: when O(state) is not V(absent)
+  type: list
+  elements: str
+  sample: [command]
 pending_restart:
   description: A change was not applied because it needs a new container and O(allow_restart=false).
   returned: when a change is pending

@@ -2,12 +2,15 @@
 network module is kept, its alias enters the certificate and its subnet pg_hba.conf in one run (the
 second run changes nothing, a client on that network logs in with verify-full), or, with
 pgdock_server_purge_networks, it is detached and the certificate never flips; a setting on the
-command line with pgdock_server_allow_restart false restarts neither the primary nor its replica."""
+command line with pgdock_server_allow_restart false restarts neither the primary nor its replica,
+and with restarts allowed it reaches the replicas one at a time and the primary last (first when it
+lowers a setting that standbys need at least as high)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+from datetime import datetime, timezone
 
 from cryptography import x509
 
@@ -94,6 +97,47 @@ def test_purge_networks_detaches_and_the_certificate_never_flips(server_vars, do
     assert recap_changed(second.stdout) == 0, second.stdout[-4000:]
 
 
+def started_at(docker_client, name: str) -> datetime:
+    """A container's StartedAt (RFC 3339 with up to nanoseconds, trailing zeros trimmed)."""
+    text = docker_client.containers.get(name).attrs["State"]["StartedAt"].rstrip("Z")
+    whole, fraction = (text.split(".", 1) + [""])[:2]
+    return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}").replace(tzinfo=timezone.utc)
+
+
+def show(container: str, setting: str) -> str:
+    out = subprocess.run(["docker", "exec", "-u", "postgres", container, "psql", "-XAtc", f"show {setting}"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    return out.stdout.strip()
+
+
+def test_a_restart_goes_replicas_first_and_a_lowering_primary_first(server_vars, docker_client, unique, cleanup):
+    replicas = [unique("roll-a"), unique("roll-b")]
+    for name in replicas:
+        cleanup["containers"].insert(0, name)
+        cleanup["volumes"].append(f"{name}-data")
+    server_vars["pgdock_replicas"] = [{"name": name} for name in replicas]
+    primary = server_vars["pgdock_server_name"]
+    deploy(WITH_REPLICA, server_vars)
+    before = {name: started_at(docker_client, name) for name in [primary] + replicas}
+
+    raised = dict(server_vars, pgdock_server_settings={"max_locks_per_transaction": 128})
+    deploy(WITH_REPLICA, raised)
+    after = {name: started_at(docker_client, name) for name in [primary] + replicas}
+    assert all(after[n] > before[n] for n in after), (before, after)
+    assert after[replicas[0]] < after[replicas[1]] < after[primary], after
+    assert [show(n, "max_locks_per_transaction") for n in [primary] + replicas] == ["128"] * 3
+    streaming = subprocess.run(["docker", "exec", "-u", "postgres", primary, "psql", "-XAtc",
+                                "select count(*) from pg_stat_replication where state = 'streaming'"],
+                               capture_output=True, text=True, timeout=60, check=True)
+    assert streaming.stdout.strip() == "2"
+    assert recap_changed(deploy(WITH_REPLICA, raised).stdout) == 0
+
+    deploy(WITH_REPLICA, server_vars)  # back to the default 64: lowered, so the primary goes first
+    lowered = {name: started_at(docker_client, name) for name in [primary] + replicas}
+    assert lowered[primary] < lowered[replicas[0]] < lowered[replicas[1]], lowered
+    assert [show(n, "max_locks_per_transaction") for n in [primary] + replicas] == ["64"] * 3
+
+
 def test_allow_restart_false_restarts_no_server(server_vars, docker_client, unique, cleanup):
     replica = unique("role-rep")
     cleanup["containers"].insert(0, replica)
@@ -105,20 +149,16 @@ def test_allow_restart_false_restarts_no_server(server_vars, docker_client, uniq
     def started():
         return [docker_client.containers.get(n).attrs["State"]["StartedAt"] for n in names]
 
-    def setting(container: str) -> str:
-        out = subprocess.run(["docker", "exec", "-u", "postgres", container, "psql", "-XAtc",
-                              "show max_locks_per_transaction"], capture_output=True, text=True, timeout=60, check=True)
-        return out.stdout.strip()
     before = started()
 
     held = dict(server_vars, pgdock_server_settings={"max_locks_per_transaction": 128}, pgdock_server_allow_restart=False)
     run = deploy(WITH_REPLICA, held)
     assert recap_changed(run.stdout) == 0, run.stdout[-4000:]
     assert started() == before
-    assert [setting(n) for n in names] == ["64", "64"]
+    assert [show(n, "max_locks_per_transaction") for n in names] == ["64", "64"]
     # the replica takes the primary's settings from the primary's container, still unchanged
     assert f"container {names[0]} not recreated although command changed" in run.stdout + run.stderr, run.stdout[-4000:]
 
     deploy(WITH_REPLICA, dict(held, pgdock_server_allow_restart=True))
     assert all(now != then for now, then in zip(started(), before))
-    assert [setting(n) for n in names] == ["128", "128"]
+    assert [show(n, "max_locks_per_transaction") for n in names] == ["128", "128"]

@@ -11,6 +11,7 @@ import os
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import (
     actual_spec,
     desired_spec,
+    settings_from_command,
     spec_differences,
     split_differences,
     validate_options,
@@ -145,7 +146,7 @@ class ContainerEngine:
         self._ensure_wal_archive_dir()
         container = existing
         in_place, recreate = split_differences(differences, desired)
-        extra = {}
+        extra = {"restart_changes": recreate}
         if existing is None:
             if restore is not None:
                 self.log.do(self.filler.describe(self, restore), self.filler.fill, self, restore, image, layout)
@@ -159,7 +160,7 @@ class ContainerEngine:
                 self._recreate, existing, desired, kept) or existing  # check mode: the container as it is
         else:
             if recreate:  # refused: reported, and the diff shows the container as it stays
-                extra = {"pending_restart": True, "pending_changes": recreate}
+                extra.update(pending_restart=True, pending_changes=recreate)
                 self.warn(f"container {self.p['name']} not recreated although {', '.join(recreate)} changed: "
                           "allow_restart is false and a new container restarts the server; the change "
                           "is pending (run again with allow_restart: true to apply it)")
@@ -391,6 +392,7 @@ class ContainerEngine:
             "networks": {name: {"ip_address": ep.get("IPAddress"),
                                 "aliases": user_aliases(ep.get("Aliases"), self.p["name"], container.id)}
                          for name, ep in endpoints.items()},
+            "settings": settings_from_command((attrs.get("Config") or {}).get("Cmd")),
             "published_host_ip": binding[0].get("HostIp"),
             "published_port": int(binding[0]["HostPort"]) if binding[0].get("HostPort") else None,
             "data_volume": self.p["data_volume"],

@@ -218,6 +218,16 @@ def spec_differences(desired: dict, actual: dict) -> list[str]:
     return [field for field in RECREATE_FIELDS if desired.get(field) != actual.get(field)]
 
 
+def settings_from_command(command: list[str]) -> dict:
+    """Server settings from a container command ['postgres', '-c', 'k=v', ...]."""
+    settings, items = {}, list(command or [])
+    for flag, value in zip(items, items[1:]):
+        if flag == "-c" and "=" in value:
+            key, val = value.split("=", 1)
+            settings[key] = val
+    return settings
+
+
 def split_differences(differences: list[str], desired: dict) -> tuple[list[str], list[str]]:
     """(fields `docker update` changes in place, fields that need a new container), in order. The
     engine ignores a CPU limit of 0 in an update, so removing the limit needs a new container."""

@@ -14,7 +14,7 @@ import time
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.engine import ContainerEngine
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.options import container_params
-from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import inherited_params
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import inherited_params, settings_from_command
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
     CONTAINER_LABEL,
     REPLICATION_PASSWORD_FILE,
@@ -101,16 +101,6 @@ def synchronous_names_value(names: list[str]) -> str:
     if not names:
         return ""
     return "ANY 1 (" + ", ".join('"' + n.replace('"', '""') + '"' for n in sorted(names)) + ")"
-
-
-def settings_from_command(command: list[str]) -> dict:
-    """Server settings from a container command ['postgres', '-c', 'k=v', ...]."""
-    settings, items = {}, list(command or [])
-    for flag, value in zip(items, items[1:]):
-        if flag == "-c" and "=" in value:
-            key, val = value.split("=", 1)
-            settings[key] = val
-    return settings
 
 
 # -- the engine ----------------------------------------------------------------------------------

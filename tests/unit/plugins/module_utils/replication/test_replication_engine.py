@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from itertools import islice
 
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import settings_from_command
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import poll_intervals
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import pgpass_line
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.engine import (
-    settings_from_command,
     slot_name_for,
     standby_conf_lines,
     synchronous_names_value,
