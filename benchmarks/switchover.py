@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 import client_tls  # noqa: E402
+from cleanup import remove_objects  # noqa: E402
 from ansible_runner import run_module  # noqa: E402  (the real ansible, the checkout's collection)
 from pgclient import sql, unused_port  # noqa: E402
 from write_load import TABLE, WriterLoad  # noqa: E402
@@ -135,17 +136,8 @@ def main() -> int:
         print(f"goal (0 failed, 0 lost, write pause <= 1 s): {'met' if goal else 'NOT met'}")
         return 0
     finally:
-        for name in (pooler, second, first):
-            try:
-                client.containers.get(name).remove(force=True, v=True)
-            except docker.errors.NotFound:
-                pass
-        for name in (f"{second}-data", f"{first}-data"):
-            try:
-                client.volumes.get(name).remove(force=True)
-            except docker.errors.NotFound:
-                pass
-        client.networks.get(net).remove()
+        remove_objects(client, containers=(pooler, second, first), volumes=(f"{second}-data", f"{first}-data"),
+                       networks=(net,))
         shutil.rmtree(tmp, ignore_errors=True)
 
 

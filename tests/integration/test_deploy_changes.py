@@ -2,15 +2,13 @@
 network module is kept, its alias enters the certificate and its subnet pg_hba.conf in one run (the
 second run changes nothing, a client on that network logs in with verify-full), or, with
 pgdock_server_purge_networks, it is detached and the certificate never flips; a setting on the
-command line with pgdock_server_allow_restart false restarts neither the primary nor its replica,
-and with restarts allowed it reaches the replicas one at a time and the primary last (first when it
-lowers a setting that standbys need at least as high)."""
+command line with pgdock_server_allow_restart false restarts neither the primary nor its replica
+(the order of the restarts it allows: test_rolling_restart.py)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-from datetime import datetime, timezone
 
 from cryptography import x509
 
@@ -97,45 +95,11 @@ def test_purge_networks_detaches_and_the_certificate_never_flips(server_vars, do
     assert recap_changed(second.stdout) == 0, second.stdout[-4000:]
 
 
-def started_at(docker_client, name: str) -> datetime:
-    """A container's StartedAt (RFC 3339 with up to nanoseconds, trailing zeros trimmed)."""
-    text = docker_client.containers.get(name).attrs["State"]["StartedAt"].rstrip("Z")
-    whole, fraction = (text.split(".", 1) + [""])[:2]
-    return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}").replace(tzinfo=timezone.utc)
-
-
 def show(container: str, setting: str) -> str:
+    """A setting as the server in `container` has it (psql as the container's postgres user)."""
     out = subprocess.run(["docker", "exec", "-u", "postgres", container, "psql", "-XAtc", f"show {setting}"],
                          capture_output=True, text=True, timeout=60, check=True)
     return out.stdout.strip()
-
-
-def test_a_restart_goes_replicas_first_and_a_lowering_primary_first(server_vars, docker_client, unique, cleanup):
-    replicas = [unique("roll-a"), unique("roll-b")]
-    for name in replicas:
-        cleanup["containers"].insert(0, name)
-        cleanup["volumes"].append(f"{name}-data")
-    server_vars["pgdock_replicas"] = [{"name": name} for name in replicas]
-    primary = server_vars["pgdock_server_name"]
-    deploy(WITH_REPLICA, server_vars)
-    before = {name: started_at(docker_client, name) for name in [primary] + replicas}
-
-    raised = dict(server_vars, pgdock_server_settings={"max_locks_per_transaction": 128})
-    deploy(WITH_REPLICA, raised)
-    after = {name: started_at(docker_client, name) for name in [primary] + replicas}
-    assert all(after[n] > before[n] for n in after), (before, after)
-    assert after[replicas[0]] < after[replicas[1]] < after[primary], after
-    assert [show(n, "max_locks_per_transaction") for n in [primary] + replicas] == ["128"] * 3
-    streaming = subprocess.run(["docker", "exec", "-u", "postgres", primary, "psql", "-XAtc",
-                                "select count(*) from pg_stat_replication where state = 'streaming'"],
-                               capture_output=True, text=True, timeout=60, check=True)
-    assert streaming.stdout.strip() == "2"
-    assert recap_changed(deploy(WITH_REPLICA, raised).stdout) == 0
-
-    deploy(WITH_REPLICA, server_vars)  # back to the default 64: lowered, so the primary goes first
-    lowered = {name: started_at(docker_client, name) for name in [primary] + replicas}
-    assert lowered[primary] < lowered[replicas[0]] < lowered[replicas[1]], lowered
-    assert [show(n, "max_locks_per_transaction") for n in [primary] + replicas] == ["64"] * 3
 
 
 def test_allow_restart_false_restarts_no_server(server_vars, docker_client, unique, cleanup):

@@ -42,6 +42,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection impo
     find_container,
     reachable_address,
 )
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.psql import ContainerSession
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.scram import (
     is_verifier,
     scram_verifier,
@@ -234,10 +235,10 @@ class PoolerRun:
         with Session(params=container_login(self.p, primary.name, self.p["auth_dbname"])) as session:
             self.log.extend(ensure_lookup(session, self.p["auth_user"], self.check_mode))
             self.log.extend(ensure_lookup_hba(session, self.p["auth_dbname"], self.p["auth_user"], self.check_mode))
+        # a standby needs no published port: psql in its container over the local socket
         for standby in self.client.containers.list(filters={"label": f"{UPSTREAM_LABEL}={primary.name}"}):
-            with Session(params=container_login(self.p, standby.name, self.p["auth_dbname"])) as session:
-                self.log.extend(ensure_lookup_hba(session, self.p["auth_dbname"], self.p["auth_user"],
-                                                  self.check_mode))
+            session = ContainerSession(standby, check_mode=self.check_mode, dbname=self.p["auth_dbname"])
+            self.log.extend(ensure_lookup_hba(session, self.p["auth_dbname"], self.p["auth_user"], self.check_mode))
 
     @staticmethod
     def _pem(path: str, option: str, kind: str) -> str:
