@@ -62,7 +62,7 @@ class ModuleResult(dict):
 
 
 def run_module(module: str, args: dict, check: bool = False, diff: bool = False,
-               timeout: int = 600) -> ModuleResult:
+               timeout: int = 600, extra_env: dict | None = None) -> ModuleResult:
     """Run one module on localhost with `ansible` (ad hoc) and return its result."""
     if "." not in module:
         module = f"pgdock.postgres.{module}"
@@ -72,7 +72,7 @@ def run_module(module: str, args: dict, check: bool = False, diff: bool = False,
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    proc = subprocess.run(cmd, cwd=REPO, env=ansible_env(), capture_output=True, text=True,
+    proc = subprocess.run(cmd, cwd=REPO, env=ansible_env(extra=extra_env), capture_output=True, text=True,
                           timeout=timeout, check=False)
     return _single_result(proc)
 

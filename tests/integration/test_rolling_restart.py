@@ -1,8 +1,9 @@
 """The order of restarts a deploy makes with replicas, through ansible-playbook on real containers:
 a change that needs a new primary container reaches the replicas one at a time and the primary last
-(first when it lowers a setting that standbys need at least as high), and reads on the replicas never
-all fail at once; with pgdock_server_restart_via_switchover and a pooler, the primary's restart goes
-through a switchover and back under a writer load, with no failed and no lost write."""
+(first when it lowers a setting that standbys need at least as high), and, under a writer load
+through PgBouncer, reads on the replicas never all fail at once and no acknowledged write is lost;
+with pgdock_server_restart_via_switchover the primary's restart goes through a switchover and back
+under that load, with no failed and no lost write."""
 
 from __future__ import annotations
 
@@ -46,6 +47,36 @@ def with_replicas(server_vars: dict, unique, cleanup, count: int) -> list[str]:
     return names
 
 
+def with_pooler(server_vars: dict, unique, cleanup, tmp_path) -> str:
+    """Add PgBouncer and an application role and database to the deployment; the role's password."""
+    pooler = unique("roll-pgb")
+    cleanup["containers"].insert(0, pooler)
+    app_password = "Roll-app-" + secrets.token_hex(6)
+    server_vars.update(pgdock_roles=[{"name": "app", "password": app_password, "login": True}],
+                       pgdock_databases=[{"name": "app", "owner": "app"}], pgdock_grants=[],
+                       pgdock_pooler=True, pgdock_pooler_name=pooler, pgdock_pooler_image=PGBOUNCER_IMAGE,
+                       pgdock_pooler_pull="never", pgdock_pooler_published_port=unused_port(),
+                       pgdock_pooler_secrets_dir=str(tmp_path / "pooler"),
+                       pgdock_pooler_tls_dir=str(tmp_path / "pooler-tls"), pgdock_pooler_databases=[{"name": "app"}],
+                       pgdock_server_switchover_lock_dir=str(tmp_path / "locks"))
+    return app_password
+
+
+def writers(server_vars: dict, app_password: str) -> WriterLoad:
+    """4 writer clients through the deployment's pooler, bounded in time; started."""
+    load = WriterLoad(endpoint=lambda: ("127.0.0.1", server_vars["pgdock_pooler_published_port"]), user="app",
+                      password=app_password, dbname="app", clients=4, max_seconds=600)
+    load.create_table()
+    load.start()
+    load.wait_for_acks(200)
+    return load
+
+
+def stored_ids(server_vars: dict) -> list[int]:
+    return [r[0] for r in sql(server_vars["pgdock_server_published_port"],
+                              server_vars["pgdock_server_superuser_password"], f"select id from {TABLE}", dbname="app")]
+
+
 class ReplicaReader(threading.Thread):
     """Reads `select 1` on every replica every 0.1 s (bounded by max_seconds); per replica the count
     of failed reads, and the count of rounds in which every replica failed."""
@@ -78,20 +109,27 @@ class ReplicaReader(threading.Thread):
         self.join(timeout=30)
 
 
-def test_a_restart_goes_replicas_first_and_a_lowering_primary_first(server_vars, docker_client, unique, cleanup):
+def test_a_restart_goes_replicas_first_and_a_lowering_primary_first(
+        server_vars, docker_client, unique, cleanup, tmp_path):
     replicas = with_replicas(server_vars, unique, cleanup, 2)
+    app_password = with_pooler(server_vars, unique, cleanup, tmp_path)
     primary = server_vars["pgdock_server_name"]
-    deploy(WITH_REPLICA, server_vars)
+    deploy(DEPLOY, server_vars)
     before = {name: started_at(docker_client, name) for name in [primary] + replicas}
 
     raised = dict(server_vars, pgdock_server_settings={MAX_LOCKS: 128})
     reader = ReplicaReader({r["name"]: r["published_port"] for r in server_vars["pgdock_replicas"]},
                            server_vars["pgdock_server_superuser_password"])
+    load = writers(server_vars, app_password)
     reader.start()
     try:
-        deploy(WITH_REPLICA, raised)
+        deploy(DEPLOY, raised)
+        load.wait_for_acks(len(load.acks) + 200)  # writes flow again through the pooler
     finally:
         reader.stop()
+        load.stop()
+    # the primary restarted in place: writes running on it may fail, none acknowledged is lost
+    assert load.missing(stored_ids(server_vars)) == []
     after = {name: started_at(docker_client, name) for name in [primary] + replicas}
     assert all(after[n] > before[n] for n in after), (before, after)
     assert after[replicas[0]] < after[replicas[1]] < after[primary], after
@@ -101,9 +139,9 @@ def test_a_restart_goes_replicas_first_and_a_lowering_primary_first(server_vars,
     streaming = sql(server_vars["pgdock_server_published_port"], server_vars["pgdock_server_superuser_password"],
                     "select count(*) from pg_stat_replication where state = 'streaming'")
     assert streaming == [(2,)], streaming
-    assert recap_changed(deploy(WITH_REPLICA, raised).stdout) == 0
+    assert recap_changed(deploy(DEPLOY, raised).stdout) == 0
 
-    deploy(WITH_REPLICA, server_vars)  # back to the default 64: lowered, so the primary goes first
+    deploy(DEPLOY, server_vars)  # back to the default 64: lowered, so the primary goes first
     lowered = {name: started_at(docker_client, name) for name in [primary] + replicas}
     assert lowered[primary] < lowered[replicas[0]] < lowered[replicas[1]], lowered
     assert [show(n, MAX_LOCKS) for n in [primary] + replicas] == ["64"] * 3
@@ -115,29 +153,16 @@ def test_restart_via_switchover_fails_no_write_and_keeps_the_primary(
     # inside its container, for its lookup rule)
     unpublished, replica = with_replicas(server_vars, unique, cleanup, 2)
     server_vars["pgdock_replicas"][0].pop("published_port")
-    primary, pooler = server_vars["pgdock_server_name"], unique("roll-pgb")
-    cleanup["containers"].insert(0, pooler)
-    app_password = "Roll-app-" + secrets.token_hex(6)
-    server_vars.update(pgdock_roles=[{"name": "app", "password": app_password, "login": True}],
-                       pgdock_databases=[{"name": "app", "owner": "app"}], pgdock_grants=[],
-                       pgdock_pooler=True, pgdock_pooler_name=pooler, pgdock_pooler_image=PGBOUNCER_IMAGE,
-                       pgdock_pooler_pull="never", pgdock_pooler_published_port=unused_port(),
-                       pgdock_pooler_secrets_dir=str(tmp_path / "pooler"),
-                       pgdock_pooler_tls_dir=str(tmp_path / "pooler-tls"), pgdock_pooler_databases=[{"name": "app"}],
-                       pgdock_server_restart_via_switchover=True,
-                       pgdock_server_switchover_lock_dir=str(tmp_path / "locks"))
+    app_password = with_pooler(server_vars, unique, cleanup, tmp_path)
+    server_vars["pgdock_server_restart_via_switchover"] = True
+    primary = server_vars["pgdock_server_name"]
     deploy(DEPLOY, server_vars)
     before = {name: started_at(docker_client, name, "Created") for name in (primary, unpublished, replica)}
-    load = WriterLoad(endpoint=lambda: ("127.0.0.1", server_vars["pgdock_pooler_published_port"]), user="app",
-                      password=app_password, dbname="app", clients=4, max_seconds=600)
-    load.create_table()
-    load.start()
     raised = dict(server_vars, pgdock_server_settings={MAX_LOCKS: 128})
+    load = writers(server_vars, app_password)
     try:
-        load.wait_for_acks(200)
         run = deploy(DEPLOY, raised)
-        done = len(load.acks)
-        load.wait_for_acks(done + 200)  # writes still flow through the pooler, to the same primary
+        load.wait_for_acks(len(load.acks) + 200)  # writes still flow through the pooler, to the same primary
     finally:
         load.stop()
     report = load.report()
@@ -150,7 +175,7 @@ def test_restart_via_switchover_fails_no_write_and_keeps_the_primary(
     port, password = server_vars["pgdock_server_published_port"], server_vars["pgdock_server_superuser_password"]
     assert sql(port, password, "select pg_is_in_recovery()") == [(False,)]
     assert [show(n, MAX_LOCKS) for n in (primary, unpublished, replica)] == ["128"] * 3
-    assert load.missing([r[0] for r in sql(port, password, f"select id from {TABLE}", dbname="app")]) == []
+    assert load.missing(stored_ids(server_vars)) == []
     wait_until(lambda: sql(port, password, "select count(*) from pg_stat_replication where state = 'streaming' "
                                            "and application_name = any(%s)", ([unpublished, replica],)) == [(2,)],
                what="both replicas streaming from the primary again")

@@ -7,12 +7,15 @@ into messages an operator can act on."""
 from __future__ import annotations
 
 import contextlib
-import os
 import traceback
 
 try:
     import docker
+    import docker.constants
     import docker.errors
+    import docker.tls
+    import requests.adapters
+    import requests.exceptions
     from docker.utils import parse_bytes
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
@@ -21,13 +24,11 @@ except ImportError:  # pragma: no cover - reported through fail_json
     DOCKER_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import MANAGED_LABEL, MANAGED_VALUE
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.endpoint import CONNECTION_ARGS, client_arguments
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 
 
-DOCKER_COMMON_ARGS = dict(
-    docker_host=dict(type="str"),
-    docker_timeout=dict(type="int", default=60),
-)
+DOCKER_COMMON_ARGS = CONNECTION_ARGS
 
 
 def networks_option() -> dict:
@@ -43,21 +44,48 @@ class DockerAccessError(PgdockError):
 
 
 def connect(params: dict):
-    """Return a docker.DockerClient for the module's options, checked with a ping."""
+    """Return a docker.DockerClient for the module's connection options (docker.endpoint), checked with a ping."""
     if not HAS_DOCKER:
         raise DockerAccessError("the Python 'docker' SDK is required on the Docker host: pip install docker")
-    base_url = params.get("docker_host") or os.environ.get("DOCKER_HOST")
-    timeout = params.get("docker_timeout") or 60
+    arguments = client_arguments(params)
+    tls, hostname = arguments.pop("tls"), arguments.pop("tls_hostname")
     try:
-        if base_url:
-            client = docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
+        if tls:  # every request, the version probe too, uses exactly the TLS files and name of the options
+            arguments["tls"] = docker.tls.TLSConfig(**tls)
+            if arguments["version"] == "auto":
+                probe = docker.APIClient(**dict(arguments, version=docker.constants.MINIMUM_DOCKER_API_VERSION))
+                _pin_tls(probe, hostname)
+                arguments["version"] = probe.version(api_version=False)["ApiVersion"]
+                probe.close()
+            client = docker.DockerClient(**arguments)
+            _pin_tls(client.api, hostname)
         else:
-            client = docker.from_env(version="auto", timeout=timeout)
+            client = docker.DockerClient(**arguments)
         client.ping()
-    except docker.errors.DockerException as exc:
-        where = base_url or "the local socket (DOCKER_HOST unset)"
-        raise DockerAccessError(f"cannot reach the Docker engine at {where}: {exc}") from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise DockerAccessError(f"cannot reach the Docker engine at {arguments['base_url']}: {exc}") from exc
     return client
+
+
+def _pin_tls(api, hostname: str | None) -> None:
+    """The engine's certificate checked against the CA of the options, not a CA bundle of the environment
+    (REQUESTS_CA_BUNDLE would replace it), and for `hostname` when given instead of the URL's host."""
+    api.trust_env = False
+    if hostname:
+        api.mount("https://", HostnameAdapter(hostname))
+
+
+if HAS_DOCKER:
+    class HostnameAdapter(requests.adapters.HTTPAdapter):
+        """HTTPS to the engine, its certificate checked for `hostname` instead of the URL's host (tls_hostname)."""
+
+        def __init__(self, hostname: str, **kwargs):
+            self.hostname = hostname
+            super().__init__(**kwargs)
+
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs["assert_hostname"] = self.hostname
+            super().init_poolmanager(*args, **kwargs)
 
 
 @contextlib.contextmanager

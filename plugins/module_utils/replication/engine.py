@@ -36,6 +36,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
     mount_source,
     user_aliases,
 )
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.endpoint import connection_options
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import env_to_dict, layout_of_image
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import (
     owner_of,
@@ -342,7 +343,7 @@ class ReplicaRun:
             labels={ROLE_LABEL: "replica", UPSTREAM_LABEL: upstream_name,
                     SYNC_LABEL: "true" if self.p["synchronous"] else "false"},
         )
-        params["docker_host"], params["docker_timeout"] = self.p.get("docker_host"), self.p.get("docker_timeout")
+        params.update(connection_options(self.p))
         result = ContainerEngine(params, self.check_mode, False, self.warn,
                                  volume_filled=filled and not self.check_mode).run()
         self.log.extend(result["actions"], "container: ")

@@ -17,6 +17,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.container.engine i
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.options import container_params
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import REPO_MOUNT, RESTORED_LABEL
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import connect, docker_action, get_or_none
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.endpoint import connection_options
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import layout_of_image
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import secret_needs_write, write_secret
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
@@ -168,7 +169,7 @@ class RestoreEngine:
             published_port=self.p.get("published_port"), published_host_ip=self.p["published_host_ip"],
             wait_timeout=self.p["wait_timeout"])
         params = container_params(**options)
-        params.update(docker_host=self.p.get("docker_host"), docker_timeout=self.p["docker_timeout"])
+        params.update(connection_options(self.p))
         params["labels"] = dict(params.get("labels") or {}, **{RESTORED_LABEL: label["id"]})
         if password is not None:  # written here: the engine would warn that the cluster already exists
             engine = ContainerEngine(params, False, False, self.warn)

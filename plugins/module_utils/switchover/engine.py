@@ -25,6 +25,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
     get_or_none,
     is_managed,
 )
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.endpoint import connection_options
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import env_to_dict
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import owner_of, read_secret, write_secret
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
@@ -333,7 +334,7 @@ class Switchover:
             synchronous=target.labels.get(SYNC_LABEL) == "true", replication_user=self.p["replication_user"],
             replication_password=password, secrets_dir=container_secrets_dir(old),
             stop_timeout=self.p["stop_timeout"], wait_timeout=self.p["wait_timeout"]), "replica")
-        params.update(docker_host=self.p.get("docker_host"), docker_timeout=self.p.get("docker_timeout"))
+        params.update(connection_options(self.p))
         result = ReplicaRun(params, False, self.warn).run()
         self.log.extend(result["actions"], "rejoin: ")
         self._drop_stale_slot(old.name, slot_name_for(target.name))
