@@ -1,8 +1,7 @@
 """The Docker connection options with community.docker's names, against the real engine behind a TLS
 endpoint on 127.0.0.1 that asks for client certificates: certificates from the options or from
 DOCKER_CERT_PATH (also when docker_host is given), the engine's name checked against tls_hostname,
-and refusals that name the endpoint and create nothing. (Modules that stream `docker exec` output
-wait out the test relay's idle timeout, so they are not run through it here.)"""
+and refusals that name the endpoint and create nothing."""
 
 from __future__ import annotations
 

@@ -113,9 +113,10 @@ class TlsEngine:
                 sink.sendall(data)
         except OSError:
             pass
-        finally:
+        finally:  # shutdown, not only close: it wakes the other direction's blocked recv and sends the FIN
             for end in (source, sink):
                 try:
-                    end.close()
+                    end.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                end.close()
