@@ -57,10 +57,9 @@ def connect(params: dict):
                 _pin_tls(probe, hostname)
                 arguments["version"] = probe.version(api_version=False)["ApiVersion"]
                 probe.close()
-            client = docker.DockerClient(**arguments)
+        client = docker.DockerClient(**arguments)
+        if tls:
             _pin_tls(client.api, hostname)
-        else:
-            client = docker.DockerClient(**arguments)
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise DockerAccessError(f"cannot reach the Docker engine at {arguments['base_url']}: {exc}") from exc
