@@ -28,6 +28,23 @@ def run_engine(module, engine, needs_docker: bool = True) -> None:
     module.exit_json(**result)
 
 
+def combine_specs(*specs: dict) -> dict:
+    """One argument spec from several, the later ones winning: the module's own options last. An
+    alias of an earlier spec that a later one uses as a name or alias is dropped from the earlier
+    one (the role module's `login` is its LOGIN attribute, not login_user)."""
+    combined: dict = {}
+    for spec in specs:
+        taken = set(spec) | {alias for entry in spec.values() for alias in entry.get("aliases", ())}
+        for name, entry in list(combined.items()):
+            if name in taken:
+                del combined[name]
+            elif taken & set(entry.get("aliases", ())):
+                kept = [alias for alias in entry["aliases"] if alias not in taken]
+                combined[name] = {**entry, "aliases": kept} if kept else {k: v for k, v in entry.items() if k != "aliases"}
+        combined.update(spec)
+    return combined
+
+
 def spec_params(spec: dict, options: dict, what: str) -> dict:
     """Parameters as AnsibleModule would give them: `options` over the spec's defaults (suboptions
     too); an option the spec lacks is an error naming `what`."""

@@ -266,6 +266,14 @@ skipped:
   description: True when nothing changed since the last backup of the same kind.
   returned: when skipped
   type: bool
+changes_since_last_backup:
+  description:
+    - Why a backup was taken although one of the same kind exists, from the server's WAL since it
+      ended - the kinds of records that change data, with their counts; with O(force) it may be empty.
+  returned: when a backup is taken and an earlier one of the same kind exists
+  type: list
+  elements: str
+  sample: ["Heap/INSERT: 42", "Btree/INSERT_LEAF: 42"]
 catalogue:
   description:
     - Labels of the complete backups, oldest first, each with C(verified) (see O(list)).

@@ -30,6 +30,8 @@ extends_documentation_fragment:
   - pgdock.postgres.attributes.actiongroup
   - pgdock.postgres.docker
   - pgdock.postgres.postgres
+  - pgdock.postgres.postgres.login_alias
+  - pgdock.postgres.postgres.ca_cert_alias
 attributes:
   check_mode:
     support: full

@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - pgdock.postgres.attributes.actiongroup
   - pgdock.postgres.docker
   - pgdock.postgres.postgres
+  - pgdock.postgres.postgres.ca_cert_alias
 attributes:
   check_mode:
     support: full
@@ -75,6 +76,7 @@ options:
       - Whether the role can log in (LOGIN).
       - For this and the other attributes, when not given an existing role keeps its value and a new
         role gets PostgreSQL's default (V(false) here, so give V(true) for an application user).
+      - In this module C(login) is this attribute, so O(login_user) has no alias C(login) here.
     type: bool
   superuser:
     description: Whether the role is a superuser (SUPERUSER).

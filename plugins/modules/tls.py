@@ -14,7 +14,7 @@ description:
   - Creates or reuses a certificate authority, issues the server certificate of a PostgreSQL container
     and client certificates for C(cert) authentication, with the Python C(cryptography) library.
   - The CA is created in O(ca_dir) (key mode 0600, owned by the user running the module, normally root)
-    unless the user's own CA is given with O(ca_cert) and O(ca_key). The CA key is never written to the
+    unless the user's own CA is given with O(ownca_cert) and O(ownca_key). The CA key is never written to the
     container's secrets directory.
   - C(server.crt) (0644), C(server.key) (0600) and C(ca.crt) (0644) are written to O(dest_dir), owned by
     the container's postgres uid. This is the secrets directory that P(pgdock.postgres.container#module)
@@ -37,6 +37,7 @@ extends_documentation_fragment:
   - pgdock.postgres.attributes.actiongroup
   - pgdock.postgres.docker
   - pgdock.postgres.postgres
+  - pgdock.postgres.postgres.login_alias
 attributes:
   check_mode:
     support: full
@@ -69,7 +70,7 @@ options:
   ca_dir:
     description:
       - Directory of the CA this module creates (C(ca.crt) mode 0644, C(ca.key) mode 0600, directory mode 0700),
-        used when O(ca_cert) is not given. The CA is created when the directory holds none, and replaced (with a
+        used when O(ownca_cert) is not given. The CA is created when the directory holds none, and replaced (with a
         warning) when it expires within O(renew_before) days.
       - Must be outside O(dest_dir).
       - The default is one directory for every call that does not set it, so every server on the host that
@@ -77,17 +78,31 @@ options:
         C(/var/lib/pgdock/<server>/ca)) for two stacks that must not trust each other's certificates.
     type: path
     default: /var/lib/pgdock/ca
-  ca_cert:
+  ownca_cert:
     description:
       - The user's CA certificate, as a path on the Docker host or as PEM text. One certificate, the CA that
-        signs the server and client certificates. Needs O(ca_key).
+        signs the server and client certificates. Needs O(ownca_key).
+      - The alias O(ca_cert) is deprecated and goes in 2.0.0; there C(ca_cert) becomes what it is in the
+        other modules, the CA that verifies the server (O(ssl_rootcert)).
     type: str
-  ca_key:
-    description: The private key of O(ca_cert), as a path on the Docker host or as PEM text.
+    aliases: [ca_cert]
+  ownca_key:
+    description:
+      - The private key of O(ownca_cert), as a path on the Docker host or as PEM text.
+      - The alias O(ca_key) is deprecated and goes in 2.0.0.
     type: str
-  ca_key_passphrase:
-    description: Passphrase of an encrypted O(ca_key).
+    aliases: [ca_key]
+  ownca_key_passphrase:
+    description:
+      - Passphrase of an encrypted O(ownca_key).
+      - The alias O(ca_key_passphrase) is deprecated and goes in 2.0.0.
     type: str
+    aliases: [ca_key_passphrase]
+  ssl_rootcert:
+    description:
+      - CA certificate that verifies the server (libpq sslrootcert).
+      - In this module C(ca_cert) is not its alias but the deprecated name of O(ownca_cert), until 2.0.0.
+    type: path
   ca_common_name:
     description: Common name of a CA this module creates (not compared afterwards).
     type: str
@@ -207,8 +222,8 @@ EXAMPLES = r"""
 - name: With the organisation's CA, RSA keys, renewed 60 days before expiry
   pgdock.postgres.tls:
     container: pg-main
-    ca_cert: /etc/pki/pg-ca.crt
-    ca_key: "{{ vault_pg_ca_key }}"
+    ownca_cert: /etc/pki/pg-ca.crt
+    ownca_key: "{{ vault_pg_ca_key }}"
     key_type: rsa-3072
     renew_before: 60
 
@@ -249,7 +264,7 @@ ca:
       type: str
       sample: ec-p256
     source:
-      description: V(generated) (in O(ca_dir)) or V(provided) (O(ca_cert)).
+      description: V(generated) (in O(ca_dir)) or V(provided) (O(ownca_cert)).
       type: str
       sample: generated
     cert_file:

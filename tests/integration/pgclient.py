@@ -8,9 +8,10 @@ import time
 import psycopg2
 
 
-def sql(port: int, password: str, query: str, params=None, user: str = "postgres", dbname: str = "postgres"):
-    """Run one statement in autocommit; its rows (None when it returns none)."""
-    conn = psycopg2.connect(host="127.0.0.1", port=port, user=user, password=password, dbname=dbname,
+def sql(port: int, password: str | None, query: str, params=None, user: str = "postgres", dbname: str = "postgres",
+        host: str = "127.0.0.1"):
+    """Run one statement in autocommit; its rows (None when it returns none). `host` may be a socket directory."""
+    conn = psycopg2.connect(host=host, port=port, user=user, password=password, dbname=dbname,
                             connect_timeout=5)
     conn.autocommit = True
     try:

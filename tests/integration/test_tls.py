@@ -311,6 +311,8 @@ def test_user_ca_key_never_appears_in_output(tls_args, dirs, tmp_path):
         var: issued
 """, verbosity=3, json_output=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
+    # ca_cert and ca_key are the old names, kept as deprecated aliases
+    assert re.search(r"Alias 'ca_cert' is deprecated", proc.stdout + proc.stderr), proc.stderr[-2000:]
     body = key.splitlines()[1]
     for text in (proc.stdout, proc.stderr):
         assert body not in text and "PRIVATE KEY" not in text
@@ -321,7 +323,8 @@ def test_user_ca_key_never_appears_in_output(tls_args, dirs, tmp_path):
     server = x509.load_pem_x509_certificate((dirs["secrets"] / "server.crt").read_bytes())
     server.verify_directly_issued_by(x509.load_pem_x509_certificate(cert.encode()))
 
-    res = run_module("tls", args)
+    renamed = {("own" + key if key in ("ca_cert", "ca_key") else key): value for key, value in args.items()}
+    res = run_module("tls", renamed)
     assert not res.changed and res["ca"]["source"] == "provided" and res["ca"]["key_file"] is None, res
     assert "PRIVATE KEY" not in json.dumps(res)
 
@@ -343,7 +346,7 @@ def _other_key():
 
 
 @pytest.mark.parametrize("make, message", [
-    (_expired, r"ca_cert: the CA certificate CN=User CA cannot be used: it expired on .*; nothing was changed"),
+    (_expired, r"ownca_cert: the CA certificate CN=User CA cannot be used: it expired on .*; nothing was changed"),
     (_not_yet_valid, "cannot be used: it is not valid before"),
     (_not_a_ca, r"cannot be used: it is not a CA certificate \(no basicConstraints CA:TRUE\)"),
     (_other_key, "cannot be used: the CA key does not match the CA certificate"),
@@ -352,7 +355,7 @@ def test_bad_user_ca_is_refused_and_nothing_changes(issued_once, make, message):
     dirs, tls_args = issued_once
     before = snapshot(*dirs.values())
     cert, key = make()
-    res = run_module("tls", tls_args(ca_cert=cert, ca_key=key, client_certs=["app"], client_dir=str(dirs["clients"])))
+    res = run_module("tls", tls_args(ownca_cert=cert, ownca_key=key, client_certs=["app"], client_dir=str(dirs["clients"])))
     assert res.failed, res
     assert re.search(message, res["msg"]), res["msg"]
     assert "PRIVATE KEY" not in json.dumps(res)

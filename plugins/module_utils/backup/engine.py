@@ -157,20 +157,22 @@ class BackupEngine:
     def _backup(self, server: Server) -> dict:
         kind = self.p["kind"]
         parent = self._parent(server) if kind == "incremental" else None
-        unchanged = self._unchanged_since(server, kind)
-        if unchanged is not None and not self.p["force"]:
-            return {"skipped": True, "backup": unchanged,
-                    "msg": f"nothing changed since backup {unchanged['id']} ({kind}); skipped"}
+        last, changes = self._changes_since_last(server, kind)
+        if last is not None and not changes and not self.p["force"]:
+            return {"skipped": True, "backup": last,
+                    "msg": f"nothing changed since backup {last['id']} ({kind}); skipped"}
         backup_id = new_backup_id(kind, utc_now())
         self.log.add(f"take a {kind} backup {backup_id} of {server.name} into {self.repo.root}/{kind}")
+        # why the last backup was not enough: the WAL records that changed data since it
+        since = {"changes_since_last_backup": changes} if last is not None else {}
         if self.check_mode:
-            return {"changed": True, "backup": {"id": backup_id, "kind": kind}}
+            return {"changed": True, "backup": {"id": backup_id, "kind": kind}, **since}
         if kind in PHYSICAL_KINDS:
             server.allow_replication(self.log)
             label = self._physical(server, kind, backup_id, parent)
         else:
             label = self._logical(server, backup_id)
-        return {"changed": True, "backup": label}
+        return {"changed": True, "backup": label, **since}
 
     # -- change detection and chains ---------------------------------------------------------
     def _parent(self, server: Server) -> dict:
@@ -189,18 +191,17 @@ class BackupEngine:
     def _system_identifier(server: Server) -> str:
         return server.sql.value("SELECT system_identifier FROM pg_control_system()")
 
-    def _unchanged_since(self, server: Server, kind: str) -> dict | None:
-        """The last backup of this kind when the server wrote no data-changing WAL since."""
+    def _changes_since_last(self, server: Server, kind: str) -> tuple[dict | None, list[str]]:
+        """The last backup of this kind and the data-changing WAL records written since it
+        (empty: nothing changed); (None, []) when there is no such backup."""
         kinds = PHYSICAL_KINDS if kind == "incremental" else (kind,)
         sysid = self._system_identifier(server)
         last = next((lab for lab in reversed(self.repo.catalogue()) if lab["kind"] in kinds
                      and lab.get("system_identifier") == sysid), None)
         if last is None or not last.get("stop_lsn"):
-            return None
+            return None, []
         since = last["start_lsn"] if kind == "logical" else last["stop_lsn"]
-        if wal_changes_since(server, since):
-            return None
-        return last
+        return last, wal_changes_since(server, since)
 
     # -- physical --------------------------------------------------------------------------------
     def _physical(self, server: Server, kind: str, backup_id: str, parent: dict | None) -> dict:
@@ -282,23 +283,27 @@ class BackupEngine:
         return label
 
 
-def wal_changes_since(server: Server, lsn: str) -> bool:
-    """Whether the server wrote WAL that changes data after `lsn` (see QUIET_RECORDS for what does
-    not count). True when the WAL cannot be read any more."""
+def wal_changes_since(server: Server, lsn: str) -> list[str]:
+    """The WAL records that change data written after `lsn`, as "Kind/RECORD: count" (see
+    QUIET_RECORDS for what does not count); empty when none. When the WAL cannot be read any more,
+    one entry says so."""
     # the flushed end: the page after a segment switch is not on disk yet, pg_waldump would fail on it
     current = server.sql.value("SELECT pg_current_wal_flush_lsn()")
     if lsn_to_int(current) <= lsn_to_int(lsn):
-        return False
+        return []
     code, out = run_in(server.container, ["pg_waldump", "-p", os.path.join(server.layout.pgdata, "pg_wal"),
                                           "-s", lsn, "-e", current, "--stats=record"])
-    return code != 0 or stats_show_changes(out)
+    if code != 0:
+        return [f"the WAL from {lsn} to {current} cannot be read: " + " / ".join(out.strip().splitlines()[-2:])]
+    return stats_show_changes(out)
 
 
-def stats_show_changes(stats: str) -> bool:
-    """Whether `pg_waldump --stats=record` output counts a record that changes data."""
+def stats_show_changes(stats: str) -> list[str]:
+    """The records that change data counted in `pg_waldump --stats=record` output, as "name: count"."""
+    changes = []
     for line in stats.splitlines():
         words = line.split()
         if words and "/" in words[0] and len(words) > 2 and words[1].isdigit() and int(words[1]) > 0:
             if not words[0].startswith(QUIET_RECORDS):
-                return True
-    return False
+                changes.append(f"{words[0]}: {words[1]}")
+    return changes

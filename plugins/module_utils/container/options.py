@@ -8,7 +8,7 @@ engines that drive it themselves (replica, restore)."""
 from __future__ import annotations
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import POSTGRES_UID
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS, networks_option
-from ansible_collections.pgdock.postgres.plugins.module_utils.runner import spec_params
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import combine_specs, spec_params
 
 OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -57,7 +57,7 @@ OPTIONS = dict(
     )),
 )
 # the module's own options win over the connection options of the same name
-ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
+ARGUMENT_SPEC = combine_specs(DOCKER_COMMON_ARGS, OPTIONS)
 MODULE_KWARGS = dict(
     supports_check_mode=True,
     required_if=[("state", "started", ("networks",)), ("state", "stopped", ("networks",))],

@@ -7,6 +7,7 @@ and the constraints between options, for the module and for engines that need it
 from __future__ import annotations
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import combine_specs
 
 OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -33,7 +34,7 @@ OPTIONS = dict(
     )),
 )
 # the module's own options win over the connection options of the same name
-ARGUMENT_SPEC = {**PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS, **OPTIONS}
+ARGUMENT_SPEC = combine_specs(PG_CONNECTION_ARGS, DOCKER_COMMON_ARGS, OPTIONS)
 MODULE_KWARGS = dict(
     supports_check_mode=True,
 )

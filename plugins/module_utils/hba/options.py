@@ -8,6 +8,7 @@ from __future__ import annotations
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import POSTGRES_UID
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import combine_specs
 
 RULE_OPTIONS = dict(
     type=dict(type="str", choices=["local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc"],
@@ -34,7 +35,7 @@ OPTIONS = dict(
     postgres_uid=dict(type="int", default=POSTGRES_UID),
 )
 # the module's own options win over the connection options of the same name
-ARGUMENT_SPEC = {**PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS, **OPTIONS}
+ARGUMENT_SPEC = combine_specs(PG_CONNECTION_ARGS, DOCKER_COMMON_ARGS, OPTIONS)
 MODULE_KWARGS = dict(
     supports_check_mode=True,
     required_if=[("default_rules", False, ("rules",))],

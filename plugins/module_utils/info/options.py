@@ -8,13 +8,14 @@ from __future__ import annotations
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.info.engine import SECTIONS
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import combine_specs
 
 OPTIONS = dict(
     gather=dict(type="list", elements="str", choices=["all", *SECTIONS], default=["all"]),
     top_queries=dict(type="int", default=10),
 )
 # the module's own options win over the connection options of the same name
-ARGUMENT_SPEC = {**PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS, **OPTIONS}
+ARGUMENT_SPEC = combine_specs(PG_CONNECTION_ARGS, DOCKER_COMMON_ARGS, OPTIONS)
 MODULE_KWARGS = dict(
     supports_check_mode=True,
 )

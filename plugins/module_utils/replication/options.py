@@ -6,6 +6,7 @@ argument spec and constraints, also for the switchover's rejoin of a former prim
 
 from __future__ import annotations
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS, networks_option
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import combine_specs
 
 OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -32,5 +33,5 @@ OPTIONS = dict(
     base_backup_timeout=dict(type="int", default=86400),
 )
 # the module's own options win over the connection options of the same name
-ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
+ARGUMENT_SPEC = combine_specs(DOCKER_COMMON_ARGS, OPTIONS)
 MODULE_KWARGS = dict(supports_check_mode=True)

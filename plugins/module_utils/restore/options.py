@@ -6,6 +6,7 @@ and the constraints between options, for the module and for engines that need it
 
 from __future__ import annotations
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS, networks_option
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import combine_specs
 
 OPTIONS = dict(
     repository=dict(type="path", required=True),
@@ -32,7 +33,7 @@ OPTIONS = dict(
     list_databases=dict(type="bool", default=False),
 )
 # the module's own options win over the connection options of the same name
-ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
+ARGUMENT_SPEC = combine_specs(DOCKER_COMMON_ARGS, OPTIONS)
 MODULE_KWARGS = dict(
     supports_check_mode=True,
     mutually_exclusive=[("target_time", "target_lsn")],

@@ -7,6 +7,7 @@ argument spec and constraints."""
 from __future__ import annotations
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import DEFAULT_LOCK_DIR
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import combine_specs
 
 OPTIONS = dict(
     pooler=dict(type="str", required=True),
@@ -21,5 +22,5 @@ OPTIONS = dict(
     wait_timeout=dict(type="int", default=300),
 )
 # the module's own options win over the connection options of the same name
-ARGUMENT_SPEC = {**DOCKER_COMMON_ARGS, **OPTIONS}
+ARGUMENT_SPEC = combine_specs(DOCKER_COMMON_ARGS, OPTIONS)
 MODULE_KWARGS = dict(supports_check_mode=True)

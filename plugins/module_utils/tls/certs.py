@@ -140,7 +140,7 @@ def load_key(data: bytes | str, what: str, passphrase: str | None = None):
         return serialization.load_pem_private_key(
             data, password=passphrase.encode("utf-8") if passphrase else None)
     except TypeError:
-        hint = "it is encrypted: give ca_key_passphrase" if not passphrase else "it is not encrypted"
+        hint = "it is encrypted: give ownca_key_passphrase" if not passphrase else "it is not encrypted"
         raise PgdockError(f"{what}: cannot load the private key ({hint})") from None
     except (ValueError, UnsupportedAlgorithm):
         raise PgdockError(f"{what}: not a PEM private key, or the passphrase is wrong") from None

@@ -80,7 +80,7 @@ def validate_options(p: dict) -> None:
     if p["validity_days"] <= p["renew_before"] or p["renew_before"] < 0:
         raise PgdockError(f"validity_days ({p['validity_days']}) must be larger than renew_before "
                           f"({p['renew_before']}, >= 0), or every run would reissue the certificates")
-    if not p.get("ca_cert") and p["ca_validity_days"] <= p["renew_before"]:
+    if not p.get("ownca_cert") and p["ca_validity_days"] <= p["renew_before"]:
         raise PgdockError(f"ca_validity_days ({p['ca_validity_days']}) must be larger than renew_before "
                           f"({p['renew_before']})")
     for option in ("common_name", "ca_common_name"):
@@ -202,7 +202,7 @@ class TlsRun:
         validate_options(self.p)
         self.container = self._find_container()
         dest_dir = self._dest_dir()
-        ca_dir = None if self.p.get("ca_cert") else self.p["ca_dir"]
+        ca_dir = None if self.p.get("ownca_cert") else self.p["ca_dir"]
         check_directories(dest_dir, ca_dir, self.p.get("client_dir"))
         before = {"ca": {}, "server": {}, "clients": {}}
         ca = self._ca(ca_dir, before)
@@ -316,16 +316,16 @@ class TlsRun:
 
     def _user_ca(self, before: dict) -> Issued:
         """The CA the user gave; refused (before anything is written) when it cannot sign or is not valid."""
-        cert = load_cert(pem_option(self.p["ca_cert"], "ca_cert"), "ca_cert", single=True)
-        key = load_key(pem_option(self.p["ca_key"], "ca_key"), "ca_key", self.p.get("ca_key_passphrase"))
+        cert = load_cert(pem_option(self.p["ownca_cert"], "ownca_cert"), "ownca_cert", single=True)
+        key = load_key(pem_option(self.p["ownca_key"], "ownca_key"), "ownca_key", self.p.get("ownca_key_passphrase"))
         before["ca"] = cert_info(cert)
         problems = ca_defects(cert, key) + list(filter(None, [validity_problem(cert, self.now)]))
         if problems:
-            raise PgdockError(f"ca_cert: the CA certificate {cert.subject.rfc4514_string()} cannot be used: "
+            raise PgdockError(f"ownca_cert: the CA certificate {cert.subject.rfc4514_string()} cannot be used: "
                               f"{'; '.join(problems)}; nothing was changed")
         soon = validity_problem(cert, self.now, self.p["renew_before"])
         if soon:
-            self.warn(f"ca_cert: the CA certificate {cert.subject.rfc4514_string()}: {soon}; replace it soon")
+            self.warn(f"ownca_cert: the CA certificate {cert.subject.rfc4514_string()}: {soon}; replace it soon")
         return Issued(cert, [], key, {"cert_file": None, "key_file": None, "source": "provided"})
 
     # -- server and clients --------------------------------------------------------------------

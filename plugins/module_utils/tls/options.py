@@ -9,14 +9,22 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.contract import DE
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.tls.certs import KEY_TYPES
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import combine_specs
+
+
+def renamed_from(old: str) -> dict:
+    """The old name of a renamed option, kept as a deprecated alias until 2.0.0."""
+    return dict(aliases=[old], deprecated_aliases=[dict(name=old, version="2.0.0", collection_name="pgdock.postgres")])
+
 
 OPTIONS = dict(
     dest_dir=dict(type="path"),
     postgres_uid=dict(type="int", default=POSTGRES_UID),
     ca_dir=dict(type="path", default=DEFAULT_CA_DIR),
-    ca_cert=dict(type="str"),
-    ca_key=dict(type="str", no_log=True),
-    ca_key_passphrase=dict(type="str", no_log=True),
+    # ca_cert, ca_key and ca_key_passphrase until 2.0.0: ca_cert is the CA that verifies a server elsewhere
+    ownca_cert=dict(type="str", **renamed_from("ca_cert")),
+    ownca_key=dict(type="str", no_log=True, **renamed_from("ca_key")),
+    ownca_key_passphrase=dict(type="str", no_log=True, **renamed_from("ca_key_passphrase")),
     ca_common_name=dict(type="str", default="pgdock.postgres CA"),
     ca_validity_days=dict(type="int", default=3650),
     common_name=dict(type="str"),
@@ -32,9 +40,9 @@ OPTIONS = dict(
     reload=dict(type="bool", default=True),
 )
 # the module's own options win over the connection options of the same name
-ARGUMENT_SPEC = {**PG_CONNECTION_ARGS, **DOCKER_COMMON_ARGS, **OPTIONS}
+ARGUMENT_SPEC = combine_specs(PG_CONNECTION_ARGS, DOCKER_COMMON_ARGS, OPTIONS)
 MODULE_KWARGS = dict(
     supports_check_mode=True,
-    required_together=[("ca_cert", "ca_key")],
-    required_by={"ca_key_passphrase": "ca_key"},
+    required_together=[("ownca_cert", "ownca_key")],
+    required_by={"ownca_key_passphrase": "ownca_key"},
 )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
+import pathlib
 
 import pytest
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
-from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, spec_params, with_diff
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, combine_specs, spec_params, with_diff
 
 
 def test_an_action_is_recorded_and_run():
@@ -68,3 +70,23 @@ def test_parameters_take_the_defaults_of_the_spec_and_its_suboptions():
 def test_an_option_the_spec_lacks_is_an_error_that_names_it():
     with pytest.raises(PgdockError, match=r"^unknown demo options: \['prot'\]$"):
         spec_params(SPEC, {"name": "x", "prot": 1}, "demo")
+
+
+def test_combined_specs_drop_an_earlier_alias_a_later_spec_takes():
+    connection = dict(login_user=dict(type="str", aliases=["login"]), login_host=dict(type="str", aliases=["host"]),
+                      ssl_rootcert=dict(type="path", aliases=["ca_cert"]))
+    own = dict(login=dict(type="bool"), ownca_cert=dict(type="str", aliases=["ca_cert"]), login_host=dict(type="int"))
+    spec = combine_specs(connection, own)
+    assert spec["login_user"] == {"type": "str"} and spec["ssl_rootcert"] == {"type": "path"}
+    assert spec["login_host"] == {"type": "int"} and spec["login"] == {"type": "bool"}
+    assert connection["login_user"]["aliases"] == ["login"]  # the shared spec is left as it was
+
+
+MODULE_UTILS = pathlib.Path(__file__).resolve().parents[4] / "plugins" / "module_utils"
+
+
+@pytest.mark.parametrize("feature", sorted(p.parent.name for p in MODULE_UTILS.glob("*/options.py")))
+def test_no_name_or_alias_of_a_module_is_taken_twice(feature):
+    spec = importlib.import_module(f"ansible_collections.pgdock.postgres.plugins.module_utils.{feature}.options").ARGUMENT_SPEC
+    names = list(spec) + [alias for entry in spec.values() for alias in entry.get("aliases", ())]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

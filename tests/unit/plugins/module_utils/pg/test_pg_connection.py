@@ -9,10 +9,12 @@ import pytest
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import (
     ServerTarget,
+    checked_connect_params,
     container_binding,
     container_login,
     container_secrets_dir,
     reachable_address,
+    resolve_target,
 )
 
 
@@ -41,7 +43,8 @@ def test_the_secrets_directory_is_what_the_container_mounts():
 def test_a_container_login_clears_the_login_options():
     params = container_login({"login_host": "db", "login_user": "u", "login_password": "p", "x": 1}, "pg2", "app")
     assert params == {"login_host": None, "login_port": None, "login_user": None, "login_password": None,
-                      "login_db": "app", "container": "pg2", "x": 1}
+                      "login_db": "app", "container": "pg2", "x": 1, "login_unix_socket": None,
+                      "session_role": None}
 
 
 def test_libpq_keywords_carry_the_password_only_when_there_is_one():
@@ -51,3 +54,23 @@ def test_libpq_keywords_carry_the_password_only_when_there_is_one():
     assert "sslcert" not in params and params["application_name"] == "pgdock.postgres"
     assert ServerTarget(host="h", port=1, user="u", password="s3cret").dsn_params()["password"] == "s3cret"
     assert "s3cret" not in repr(ServerTarget(host="h", port=1, user="u", password="s3cret"))
+
+
+def test_connect_params_reach_libpq_and_own_keywords_are_refused_with_their_option():
+    assert checked_connect_params({"target_session_attrs": "read-write", "keepalives": 1, "sslcompression": False}) == {
+        "target_session_attrs": "read-write", "keepalives": "1", "sslcompression": "false"}
+    with pytest.raises(PgdockError, match="connect_params: 'password' has an option of its own: give it as login_password"):
+        checked_connect_params({"password": "s3cret"})
+    with pytest.raises(PgdockError, match="'port' has an option of its own: give it as login_port"):
+        checked_connect_params({"port": 5})
+    with pytest.raises(PgdockError, match="is not a libpq connection keyword"):
+        checked_connect_params({"a b": 1})
+    target = ServerTarget(host="h", port=1, user="u", connect_params={"options": "-c work_mem=8MB"})
+    assert target.dsn_params()["options"] == "-c work_mem=8MB"
+
+
+def test_a_unix_socket_directory_takes_the_place_of_the_host():
+    target = resolve_target({"login_host": "127.0.0.1", "login_unix_socket": "/run/pg", "login_port": 5433,
+                             "login_user": "app", "session_role": "owner"})
+    assert (target.host, target.port, target.session_role) == ("/run/pg", 5433, "owner")
+    assert target.dsn_params()["host"] == "/run/pg"

@@ -86,7 +86,7 @@ def raw_cert(key, not_before, not_after, ca=True, key_cert_sign=True, signer=Non
 
 def params(**over) -> dict:
     """Module params as AnsibleModule fills them in."""
-    p = dict(dest_dir="/srv/pg/secrets", container=None, ca_cert=None, ca_key=None, ca_dir="/var/lib/pgdock/ca",
+    p = dict(dest_dir="/srv/pg/secrets", container=None, ownca_cert=None, ownca_key=None, ca_dir="/var/lib/pgdock/ca",
              common_name=None, ca_common_name="pgdock.postgres CA", subject_alt_names=[], client_certs=[],
              client_dir=None, validity_days=397, ca_validity_days=3650, renew_before=30)
     p.update(over)
@@ -145,7 +145,7 @@ def test_validate_options_refuses(over, message):
 
 def test_validate_options_accepts_defaults_and_a_user_ca_with_short_ca_validity():
     validate_options(params())
-    validate_options(params(dest_dir=None, container="pg", ca_cert="/ca.crt", ca_key="/ca.key",
+    validate_options(params(dest_dir=None, container="pg", ownca_cert="/ca.crt", ownca_key="/ca.key",
                             ca_validity_days=1, client_certs=["app_user", "rep.1"], client_dir="/c"))
 
 
@@ -191,7 +191,7 @@ def test_load_key_encrypted_needs_the_passphrase_and_never_quotes_the_key():
     encrypted = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                   serialization.BestAvailableEncryption(b"s3cret"))
     assert keys_match(issue_ca(key, "x", 10, NOW), load_key(encrypted, "ca_key", "s3cret"))
-    with pytest.raises(PgdockError, match="encrypted: give ca_key_passphrase"):
+    with pytest.raises(PgdockError, match="encrypted: give ownca_key_passphrase"):
         load_key(encrypted, "ca_key")
     with pytest.raises(PgdockError, match="passphrase is wrong") as info:
         load_key(encrypted, "ca_key", "wrong")
