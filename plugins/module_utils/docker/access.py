@@ -134,16 +134,18 @@ def restart_server(container, wait_timeout: int, stop_timeout: int | None = None
 
 def run_helper(client, image: str, argv: list[str], mounts: list, what: str, network: str | None = None,
                user: str = f"{POSTGRES_UID}:{POSTGRES_UID}", environment: dict | None = None,
-               timeout: int | None = None) -> tuple[int, str]:
+               timeout: int | None = None, network_of: str | None = None) -> tuple[int, str]:
     """Run a throw-away container of `image` to completion (entrypoint bypassed: argv[0] is the
-    program), on `network` or on none; (exit code, output). It is removed afterwards with its anonymous
-    volumes. After `timeout` seconds (None: no limit) it is stopped and a PgdockError says so.
+    program), on `network`, in the network namespace of container `network_of` (its addresses, names
+    and DNS), or on none; (exit code, output). It is removed afterwards with its anonymous volumes.
+    After `timeout` seconds (None: no limit) it is stopped and a PgdockError says so.
 
     For tools such as pg_basebackup, pg_rewind or pg_restore that must run beside a server."""
+    network_mode = f"container:{network_of}" if network_of else None if network else "none"
     with docker_action(what):
         helper = client.containers.run(
             image, entrypoint=argv[:1], command=argv[1:], mounts=mounts, user=user,
-            network=network, network_mode=None if network else "none", environment=environment or {},
+            network=network, network_mode=network_mode, environment=environment or {},
             labels=managed_labels({HELPER_LABEL: what[:60]}), detach=True)
     try:
         try:
