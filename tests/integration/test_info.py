@@ -281,3 +281,24 @@ def test_a_standby_measures_its_slots_against_what_it_received(pg_server, cleanu
     upstream = info(primary, ["slots", "replication"])["info"]
     assert [s["application_name"] for s in upstream["replication"]["standbys"]] == [name]
     assert [s["active"] for s in upstream["slots"]["slots"]] == [True] and upstream["slots"]["warnings"] == []
+
+
+def test_a_monitoring_login_reads_what_it_may(pg_server):
+    srv = pg_server(18)
+    monitor_pw = "Mon-" + secrets.token_hex(8)
+    q(srv, f"create role pgdock_i_monitor login password '{monitor_pw}' in role pg_monitor")
+    q(srv, "create database pgdock_i_locked")
+    q(srv, "revoke connect on database pgdock_i_locked from public")
+    q(srv, "create subscription s_off connection 'host=x dbname=y password=hidden-pw' publication p with (connect = false)")
+    result = run_module("info", dict(login_host="127.0.0.1", login_port=srv["port"], login_user="pgdock_i_monitor",
+                                     login_password=monitor_pw, gather=["all", "!statements"]))
+    assert not result.failed, result
+    found = result["info"]
+    assert found["roles"]["password_kind_readable"] is False
+    assert all(r["password_kind"] is None for r in found["roles"]["roles"].values())
+    assert "pgdock_i_locked" in found["extensions"]["errors"] and "pgdock_i_locked" not in found["extensions"]["databases"]
+    assert "postgres" in found["extensions"]["databases"]
+    off = found["subscriptions"]["databases"]["postgres"]["s_off"]
+    assert off["conninfo"] is None and "hidden-pw" not in json.dumps(result)
+    assert all("size_bytes" in t for t in found["tablespaces"]["tablespaces"].values())
+    assert found["wraparound"]["databases"]["pgdock_i_locked"]["xid_age"] > 0
