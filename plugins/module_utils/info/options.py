@@ -6,12 +6,12 @@ and the constraints between options, for the module and for engines that need it
 
 from __future__ import annotations
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS
-from ansible_collections.pgdock.postgres.plugins.module_utils.info.engine import SECTIONS
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import PG_CONNECTION_ARGS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import combine_specs
 
 OPTIONS = dict(
-    gather=dict(type="list", elements="str", choices=["all", *SECTIONS], default=["all"]),
+    # names, `all` and `!name`: checked by info.gather (choices cannot allow the `!` forms)
+    gather=dict(type="list", elements="str", default=["all"]),
     top_queries=dict(type="int", default=10),
 )
 # the module's own options win over the connection options of the same name
