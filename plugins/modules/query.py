@@ -75,6 +75,8 @@ options:
     description: Client encoding of the session, for example V(UTF8) or V(LATIN1).
     type: str
 notes:
+  - C(COPY) works with files on the server (C(COPY t FROM '/path'\)); C(COPY ... FROM STDIN) and C(TO STDOUT)
+    need a client stream this module does not have.
   - The login password never appears in the result, nor in a failure message; the statement text is
     returned with its placeholders, never with the values of its arguments.
 seealso:
