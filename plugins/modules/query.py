@@ -21,7 +21,7 @@ description:
     rows; anything else (C(CREATE), C(ALTER), C(GRANT), C(VACUUM)...) reports a change. Refine it with
     C(changed_when) and RV(rowcount).
   - The statement runs in a transaction that is committed, unless O(autocommit=true).
-  - Several statements are refused (a C(;) inside quotes, dollar quotes or comments does not count): run
+  - Several statements are refused (a C(;) inside quotes, dollar quotes or comments does not count); run
     them with P(pgdock.postgres.script#module), in one transaction, or one task each.
 extends_documentation_fragment:
   - pgdock.postgres.attributes
@@ -51,15 +51,15 @@ options:
   positional_args:
     description:
       - Values of the C(%s) placeholders, in order.
-      - The task's arguments are shown in its result (C(invocation)): give C(no_log: true) to a task that
-        passes a secret here.
+      - The task's arguments are shown in its result (C(invocation)), so set C(no_log) to V(true) on a task
+        that passes a secret here.
     type: list
     elements: raw
   named_args:
     description:
       - Values of the C(%(name\)s) placeholders, by name.
-      - The task's arguments are shown in its result (C(invocation)): give C(no_log: true) to a task that
-        passes a secret here.
+      - The task's arguments are shown in its result (C(invocation)), so set C(no_log) to V(true) on a task
+        that passes a secret here.
     type: dict
   autocommit:
     description:

@@ -12,11 +12,11 @@ version_added: 0.1.0
 author: pgdock.postgres developers (@pgdock)
 description:
   - Runs the statements of a SQL file (O(path), on the host the module runs on) or of O(content), in order,
-    in one transaction: all of them take effect, or, when one fails, none.
+    in one transaction; all of them take effect, or, when one fails, none.
   - Statements end at a C(;) outside quotes, dollar quotes, comments and parentheses, and outside the
     C(BEGIN ATOMIC ... END) body of a function or procedure, as psql splits them.
   - Transaction control (C(BEGIN), C(COMMIT), C(ROLLBACK), C(END), C(SAVEPOINT), C(RELEASE), C(PREPARE
-    TRANSACTION)...) is refused before anything runs: it would break the one transaction. Statements that
+    TRANSACTION)...) is refused before anything runs, as it would break the one transaction. Statements that
     run only outside a transaction block (C(VACUUM), C(CREATE DATABASE), C(CREATE INDEX CONCURRENTLY))
     belong in P(pgdock.postgres.query#module) with O(pgdock.postgres.query#module:autocommit=true).
   - A failure names the statement (its number, the line of the script it starts at and its first line,
@@ -46,15 +46,15 @@ options:
     description:
       - Values of the C(%s) placeholders, in order across the whole script.
       - Only with O(positional_args) or O(named_args) is C(%) interpreted; then write a literal C(%) as C(%%).
-      - The task's arguments are shown in its result (C(invocation)): give C(no_log: true) to a task that
-        passes a secret here.
+      - The task's arguments are shown in its result (C(invocation)), so set C(no_log) to V(true) on a task
+        that passes a secret here.
     type: list
     elements: raw
   named_args:
     description:
       - Values of the C(%(name\)s) placeholders, by name; each statement may use any of them.
-      - The task's arguments are shown in its result (C(invocation)): give C(no_log: true) to a task that
-        passes a secret here.
+      - The task's arguments are shown in its result (C(invocation)), so set C(no_log) to V(true) on a task
+        that passes a secret here.
     type: dict
   search_path:
     description: Schemas to set as C(search_path) for the script, in order.

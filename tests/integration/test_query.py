@@ -7,7 +7,8 @@ import os
 import pytest
 
 from ansible_runner import run_module
-from query_fixtures import on_server, server_sql, table_exists, unique  # noqa: F401 - unique is a fixture
+# unique: the fixture that gives the Docker objects of these tests names starting with pgdock-q-
+from query_fixtures import on_server, server_sql, table_exists, unique  # noqa: F401  # pylint: disable=unused-import
 
 HOSTILE = ["it's \"quoted\"", "with space", "$(touch /tmp/pgdock-q-pwned)", "`touch /tmp/pgdock-q-pwned`",
            "x'); DROP TABLE items; --"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from query_fixtures import on_server, server_sql, table_exists, unique  # noqa: F401 - unique is a fixture
+# unique: the fixture that gives the Docker objects of these tests names starting with pgdock-q-
+from query_fixtures import on_server, server_sql, table_exists, unique  # noqa: F401  # pylint: disable=unused-import
 
 SCHEMA_SQL = """-- the application's schema
 CREATE TABLE accounts (id serial PRIMARY KEY, name text NOT NULL);

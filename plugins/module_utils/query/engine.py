@@ -62,10 +62,11 @@ def single_statement(text: str):
     if not statements:
         raise PgdockError("query: no SQL statement given (the text is empty or only comments)")
     if len(statements) > 1:
-        lines = ", ".join(str(s.line) for s in statements)
-        raise PgdockError(f"query: the text holds {len(statements)} statements (starting at lines {lines}); this "
-                          "module runs exactly one, so that its result and changed are that statement's. Run "
-                          "several with pgdock.postgres.script (one transaction), or one task each")
+        second = statements[1]
+        raise PgdockError(f"query: the text holds {len(statements)} statements (the second starts at line "
+                          f"{second.line}: {snippet(second)}); this module runs exactly one, so that its result and "
+                          "changed are that statement's. Run several with pgdock.postgres.script (one "
+                          "transaction), or one task each")
     command = transaction_control(statements[0])
     if command:
         raise PgdockError(f"query: {command} is transaction control; this module runs each statement in its own "
@@ -142,13 +143,16 @@ def python_codec(encoding: str | None) -> str | None:
 def failure_message(exc: QueryError, statement, index: int, total: int) -> str:
     """A failed script statement: where it starts and its first line (a password's value masked),
     the server's message, and that nothing was kept."""
-    first = re.sub(r"(?i)\b(password)\b.*", r"\1 ********", statement.first_line)
-    if len(first) > SNIPPET:
-        first = first[:SNIPPET] + "..."
     hint = (" It runs only outside a transaction block: run it with pgdock.postgres.query and autocommit: true"
             if exc.sqlstate == NO_TRANSACTION_BLOCK else "")
-    return (f"script: statement {index} of {total}, at line {statement.line} ({first}), failed: {exc.reason}.{hint} "
-            "Nothing was changed: the script runs in one transaction, which was rolled back")
+    return (f"script: statement {index} of {total}, at line {statement.line} ({snippet(statement)}), failed: "
+            f"{exc.reason}.{hint} Nothing was changed: the script runs in one transaction, which was rolled back")
+
+
+def snippet(statement) -> str:
+    """A statement's first line for a message: shortened, and the value after PASSWORD masked."""
+    first = re.sub(r"(?i)\b(password)\b.*", r"\1 ********", statement.first_line)
+    return first[:SNIPPET] + "..." if len(first) > SNIPPET else first
 
 
 # ---------------------------------------------------------------- both

@@ -92,6 +92,11 @@ def _block_comment_end(text: str, pos: int) -> int:
     return len(text)
 
 
+def _follows_word(tokens: list, pos: int) -> bool:
+    """Whether a word ends right at `pos` (a $ there continues the identifier, it opens no quote)."""
+    return bool(tokens) and tokens[-1].end == pos and tokens[-1].kind == "word"
+
+
 def tokenize(text: str) -> list:
     """The tokens of `text`; comments and white space are dropped, an unterminated quote or comment
     runs to the end."""
@@ -114,8 +119,7 @@ def tokenize(text: str) -> list:
             kind, i = "string", _closing_quote(text, i, "'", escaped)
         elif char == '"':
             kind, i = "ident", _closing_quote(text, i, '"', False)
-        elif char == "$" and (tag := DOLLAR_TAG.match(text, i)) and not (tokens and tokens[-1].end == i
-                                                                          and tokens[-1].kind == "word"):
+        elif char == "$" and (tag := DOLLAR_TAG.match(text, i)) and not _follows_word(tokens, i):
             close = text.find(tag.group(), tag.end())
             kind, i = "dollar", len(text) if close < 0 else close + len(tag.group())
         else:

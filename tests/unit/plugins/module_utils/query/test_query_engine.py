@@ -17,7 +17,8 @@ def test_one_statement_with_its_comments_and_semicolon():
 
 @pytest.mark.parametrize("text, message", [
     ("", "no SQL statement given"), ("/* */ ;", "no SQL statement given"),
-    ("SELECT 1;\nSELECT 2", "holds 2 statements (starting at lines 1, 2)"),
+    ("SELECT 1;\nSELECT 2", "holds 2 statements (the second starts at line 2: SELECT 2)"),
+    ("SELECT 1; ALTER ROLE r PASSWORD 'x'", "line 1: ALTER ROLE r PASSWORD ********)"),
     ("BEGIN", "BEGIN is transaction control"),
 ])
 def test_refusals(text, message):

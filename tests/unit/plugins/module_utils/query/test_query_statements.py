@@ -41,7 +41,7 @@ def test_several_statements_their_lines_and_first_lines():
 def test_atomic_body_then_the_next_statement():
     sql = ("CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END;\n"
            "CALL p();")
-    assert texts(sql) == [sql.split("\n")[0][:-1], "CALL p()"]
+    assert texts(sql) == [sql.split("\n", maxsplit=1)[0][:-1], "CALL p()"]
 
 
 def test_comments_are_not_separators_and_not_kept_at_the_ends():
