@@ -76,6 +76,11 @@ def test_check_mode_changes_nothing_and_autocommit(pg_server, unique):
     assert ddl.changed and not ddl.failed and not table_exists(srv, "planned"), ddl
     read = query(srv, "SELECT count(*) AS n FROM t", check=True)
     assert not read.changed and read["query_result"] == [{"n": 0}], read
+    read_only = query(srv, "SHOW transaction_read_only", check=True, encoding="LATIN1")
+    assert read_only["query_result"] == [{"transaction_read_only": "on"}], read_only
+    encoded = query(srv, "SELECT current_setting('client_encoding') AS e, current_setting('transaction_read_only') AS ro",
+                    encoding="LATIN1")
+    assert encoded["query_result"] == [{"e": "LATIN1", "ro": "off"}], encoded
     writes_in_read = query(srv, "SELECT nextval('s') AS v", check=True)
     assert not writes_in_read.failed and writes_in_read["query_result"] == [{"v": 1}], writes_in_read
 
