@@ -34,6 +34,9 @@ def module_args(repository: str) -> dict:
         "restore": {"repository": repository, "name": "pgdt-group-restored", "networks": [{"name": "pgdt-group-net"}]},
         "pooler": {"name": "pgdt-group-pooler", "state": "absent"},
         "switchover": {"pooler": "pgdt-group-pooler", "target": server},
+        "query": {"query": "SELECT 1", "container": server},
+        "script": {"content": "SELECT 1", "container": server},
+        "diagnose": {"server": server, "user": "app", "network": "pgdt-group-net"},
     }
 
 

@@ -27,9 +27,9 @@ class QueryError(PgdockError):
     """A statement failed on the server, or the connection was lost while it ran; `reason` is the
     server's (or the client library's) own message."""
 
-    def __init__(self, msg: str, reason: str = "", **details):
+    def __init__(self, msg: str, reason: str = "", sqlstate: str | None = None, **details):
         super().__init__(msg, **details)
-        self.reason = reason
+        self.reason, self.sqlstate = reason, sqlstate
 
 
 def error_text(exc, secrets=()) -> str:
@@ -119,23 +119,27 @@ class Session(SessionReads):
         """Run one statement (text with %s / %(name)s parameters, or composed) and return its rows
         (tuples, or dicts by column name), None when it returns none. A failure rolls back an open
         transaction and raises QueryError starting with `what`."""
+        names, rows, _count, _status = self.run_statement(statement, params, what)
+        if names is None:
+            return None
+        return [dict(zip(names, row)) for row in rows] if dicts else rows
+
+    def run_statement(self, statement, params=None, what: str = "query") -> tuple:
+        """Run one statement and return (column names or None, rows, rowcount, statusmessage). A
+        failure rolls back an open transaction and raises QueryError with the server's SQLSTATE."""
         try:
-            return self._cursor_run(statement, params, dicts)
+            return self._cursor_run(statement, params)
         except psycopg2.Error as exc:
             self.rollback()
             reason = error_text(exc, self.secrets)
-            raise QueryError(f"{what}: {reason}", reason) from None
+            raise QueryError(f"{what}: {reason}", reason, sqlstate=getattr(exc, "pgcode", None)) from None
 
-    def _cursor_run(self, statement, params, dicts: bool):
+    def _cursor_run(self, statement, params) -> tuple:
         with self.conn.cursor() as cur:
             cur.execute(statement, params)
             if cur.description is None:
-                return None
-            rows = cur.fetchall()
-            if dicts:
-                names = [col.name for col in cur.description]
-                return [dict(zip(names, row)) for row in rows]
-            return rows
+                return None, [], cur.rowcount, cur.statusmessage
+            return [col.name for col in cur.description], cur.fetchall(), cur.rowcount, cur.statusmessage
 
     def rows(self, query, params=None, what: str | None = None, dicts: bool = False) -> list:
         """Rows of a query; `what` names it in an error."""
@@ -149,7 +153,7 @@ class Session(SessionReads):
         if self.check_mode:
             return
         try:
-            self._cursor_run(statement, None, False)
+            self._cursor_run(statement, None)
         except psycopg2.Error as exc:
             self.rollback()
             reason = error_text(exc, self.secrets)
