@@ -85,8 +85,16 @@ def test_combined_specs_drop_an_earlier_alias_a_later_spec_takes():
 MODULE_UTILS = pathlib.Path(__file__).resolve().parents[4] / "plugins" / "module_utils"
 
 
-@pytest.mark.parametrize("feature", sorted(p.parent.name for p in MODULE_UTILS.glob("*/options.py")))
-def test_no_name_or_alias_of_a_module_is_taken_twice(feature):
-    spec = importlib.import_module(f"ansible_collections.pgdock.postgres.plugins.module_utils.{feature}.options").ARGUMENT_SPEC
+def module_specs() -> list:
+    """(feature, name, spec) of every ARGUMENT_SPEC (or <MODULE>_ARGUMENT_SPEC) in the options files."""
+    found = []
+    for path in sorted(MODULE_UTILS.glob("*/options.py")):
+        options = importlib.import_module(f"ansible_collections.pgdock.postgres.plugins.module_utils.{path.parent.name}.options")
+        found += [(path.parent.name, name, getattr(options, name)) for name in dir(options) if name.endswith("ARGUMENT_SPEC")]
+    return found
+
+
+@pytest.mark.parametrize("feature, name, spec", module_specs(), ids=lambda value: value if isinstance(value, str) else "")
+def test_no_name_or_alias_of_a_module_is_taken_twice(feature, name, spec):
     names = list(spec) + [alias for entry in spec.values() for alias in entry.get("aliases", ())]
-    assert sorted(n for n in set(names) if names.count(n) > 1) == []
+    assert sorted(n for n in set(names) if names.count(n) > 1) == [], (feature, name)
