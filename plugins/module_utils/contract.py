@@ -61,3 +61,8 @@ def secrets_dir_for(name: str) -> str:
 def pooler_dir_for(name: str) -> str:
     """A pooler's default directory (its files under etc/, its admin password beside them)."""
     return os.path.join(HOST_ROOT, name, "pooler")
+
+
+def progress_file_for(name: str) -> str:
+    """Where long work on `name` (a base backup, a restore) reports its progress on the Docker host."""
+    return os.path.join(HOST_ROOT, name, "progress.log")

@@ -50,6 +50,13 @@ options:
     description: Absolute path of the repository directory on the Docker host. Created when missing.
     type: path
     required: true
+  progress_file:
+    description:
+      - File on the Docker host that gets a timestamped line when each phase of a backup starts and ends
+        (copy, checksums), and, for physical backups, one at each percent of the copy with the bytes copied and
+        in all - C(tail -f) it to watch a long backup. The phases, with seconds and bytes, are in RV(phases).
+      - Defaults to C(progress.log) in the repository.
+    type: path
   list:
     description:
       - Return the catalogue (of O(kind) when given) instead of taking a backup; changes nothing.
@@ -262,6 +269,18 @@ backup:
     server_version: "17.2"
     parent: null
     databases: null
+phases:
+  description:
+    - The phases of the backup taken with C(seconds) and C(bytes) - C(copy) (for physical backups the data
+      pg_basebackup read, before compression) and C(checksums) (the files in the repository).
+  returned: when a backup is taken
+  type: list
+  elements: dict
+  sample: [{phase: copy, seconds: 63.0, bytes: 10737418240}, {phase: checksums, seconds: 9.5, bytes: 2147483648}]
+progress_file:
+  description: The progress file written (see O(progress_file)).
+  returned: when a backup is taken
+  type: str
 skipped:
   description: True when nothing changed since the last backup of the same kind.
   returned: when skipped

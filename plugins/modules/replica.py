@@ -147,6 +147,13 @@ options:
         slower links.
     type: int
     default: 86400
+  progress_file:
+    description:
+      - File on the Docker host that gets a timestamped line when each phase starts and ends (base backup,
+        container, catch-up), and one at each percent of the base backup while it copies, with the bytes copied
+        and in all - C(tail -f) it to watch a long copy. The same phases, with seconds and bytes, are in RV(phases).
+      - Defaults to C(/var/lib/pgdock/<name>/progress.log).
+    type: path
 seealso:
   - module: pgdock.postgres.container
   - module: pgdock.postgres.info
@@ -214,6 +221,16 @@ actions:
   returned: always
   type: list
   elements: str
+phases:
+  description: The phases of this run with C(seconds), and C(bytes) for the base backup (what pg_basebackup copied).
+  returned: when the replica was built, started or waited for
+  type: list
+  elements: dict
+  sample: [{phase: base backup, seconds: 41.2, bytes: 8589934592}, {phase: container, seconds: 1.1}, {phase: catch-up, seconds: 0.4}]
+progress_file:
+  description: The progress file written (see O(progress_file)).
+  returned: with RV(phases)
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -80,6 +80,24 @@ def test_unchanged_server_is_skipped_and_changes_are_not(pg_server, docker_clien
     assert backup(server, repo, "logical", force=True).changed
 
 
+def test_a_backup_reports_its_phases_and_progress_while_it_runs(pg_server, docker_client, tmp_path):
+    server = pg_server(18)
+    psql(docker_client, server, "CREATE TABLE big AS SELECT i, repeat(md5(i::text), 16) AS pad "
+                                "FROM generate_series(1, 200000) i")
+    taken = backup(server, tmp_path / "repo", "full")
+    assert taken.changed and not taken.failed, taken
+    phases = {p["phase"]: p for p in taken["phases"]}
+    assert list(phases) == ["copy", "checksums"] and phases["copy"]["bytes"] > 100 * 1024 * 1024
+    assert phases["checksums"]["bytes"] == taken["backup"]["bytes"]
+    lines = (tmp_path / "repo" / "progress.log").read_text().splitlines()
+    assert taken["progress_file"] == str(tmp_path / "repo" / "progress.log")
+    backup_id = taken["backup"]["id"]
+    assert lines[0].endswith(f"full backup {backup_id} of {server['name']}: copy started"), lines
+    assert any(": copy 100% (" in line for line in lines) and ": checksums done in" in lines[-1], lines
+    listed = run_module("backup", dict(repository=str(tmp_path / "repo"), list=True))
+    assert not listed.failed and [b["id"] for b in listed["catalogue"]] == [backup_id], listed
+
+
 def test_incremental_needs_17(pg_server, tmp_path):
     server = pg_server(15)
     result = backup(server, tmp_path / "repo", "incremental")

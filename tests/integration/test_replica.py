@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import docker
@@ -56,6 +57,26 @@ def test_primary_and_two_replicas_stream(pg_server, replica_args, major):
     assert not again.changed, again
     standby_info = run_module("info", {"container": primary["name"] + "-r1", "gather": ["server"]})
     assert standby_info["info"]["server"]["role"] == "standby"
+
+
+def test_a_base_backup_reports_its_phases_and_progress(pg_server, replica_args, tmp_path):
+    primary = pg_server(18)
+    sql(primary["port"], primary["password"],
+        "create table big as select i, repeat(md5(i::text), 16) as pad from generate_series(1, 250000) i")
+    progress = tmp_path / "progress.log"
+    built = run_module("replica", replica_args(primary, primary["name"] + "-p1", progress_file=str(progress)))
+    assert built.changed and not built.failed, built
+    phases = {p["phase"]: p for p in built["phases"]}
+    assert list(phases) == ["base backup", "container", "catch-up"] and built["progress_file"] == str(progress)
+    assert phases["base backup"]["bytes"] > 100 * 1024 * 1024 and all(p["seconds"] > 0 for p in phases.values())
+    lines = progress.read_text().splitlines()
+    name = primary["name"] + "-p1"
+    assert lines[0].endswith(f"replica {name}: base backup started"), lines
+    steps = [line for line in lines if re.search(r"base backup \d+% \(\S+ [kMG]B of \S+ [kMG]B\)$", line)]
+    assert steps and steps[-1].split(": base backup ")[1].startswith("100%"), lines
+    assert any(f"replica {name}: catch-up done in" in line for line in lines)
+    again = run_module("replica", replica_args(primary, name, progress_file=str(progress)))
+    assert not again.changed and "phases" not in again or all(p["phase"] != "base backup" for p in again["phases"])
 
 
 def published_port(result) -> int:

@@ -40,6 +40,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.backup.wal_archive
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import REPO_MOUNT
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import log_tail, run_in
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import connect, docker_action
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.progress import Progress
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import iso, lsn_to_int, utc_now
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog
@@ -167,12 +168,15 @@ class BackupEngine:
         since = {"changes_since_last_backup": changes} if last is not None else {}
         if self.check_mode:
             return {"changed": True, "backup": {"id": backup_id, "kind": kind}, **since}
+        self.progress = Progress(self.p.get("progress_file") or os.path.join(self.repo.root, "progress.log"),
+                                 f"{kind} backup {backup_id} of {server.name}")
         if kind in PHYSICAL_KINDS:
             server.allow_replication(self.log)
             label = self._physical(server, kind, backup_id, parent)
         else:
             label = self._logical(server, backup_id)
-        return {"changed": True, "backup": label, **since}
+        return {"changed": True, "backup": label, "phases": self.progress.phases, "progress_file": self.progress.path,
+                **since}
 
     # -- change detection and chains ---------------------------------------------------------
     def _parent(self, server: Server) -> dict:
@@ -206,7 +210,7 @@ class BackupEngine:
     # -- physical --------------------------------------------------------------------------------
     def _physical(self, server: Server, kind: str, backup_id: str, parent: dict | None) -> dict:
         flags = ["-D", ".", "-Ft", "-Xstream", "--checkpoint=fast", "--no-password",
-                 "-l", f"pgdock {backup_id}", "--compress=server-gzip"]
+                 "-l", f"pgdock {backup_id}", "--compress=server-gzip", "--progress"]
         if parent is not None:
             flags.append(f"--incremental={REPO_MOUNT}/{parent['kind']}/{parent['id']}/backup_manifest")
         if kind == "incremental":
@@ -260,7 +264,10 @@ class BackupEngine:
         os.makedirs(directory, mode=0o750)
         start = utc_now()
         try:
-            server.run_helper(script, self.repo.root, f"{kind} backup {backup_id} of {server.name}", args)
+            with self.progress.phase("copy") as phase:
+                watch = self.progress.pg_progress_watcher(phase)
+                watch(server.run_helper(script, self.repo.root, f"{kind} backup {backup_id} of {server.name}", args,
+                                        on_output=watch))
             label = dict(
                 kind=kind, id=backup_id, start_time=iso(start), stop_time=iso(utc_now()),
                 server=server.name, image=server.image_name, superuser=server.superuser,
@@ -270,8 +277,12 @@ class BackupEngine:
             )
             label.update(extra)
             label.update(facts(directory))
-            sizes = write_sums(directory)
+            with self.progress.phase("checksums") as phase:
+                sizes = write_sums(directory)
+                phase["bytes"] = sum(sizes.values())
             label["bytes"] = sum(sizes.values())
+            copied = self.progress.phases[0]
+            copied["bytes"] = copied.get("bytes") or label["bytes"]  # pg_dump says nothing: what it wrote
             label["file_count"] = len(sizes)
             write_label(directory, label)
         except (PgdockError, OSError) as exc:

@@ -10,6 +10,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.runner import comb
 
 OPTIONS = dict(
     repository=dict(type="path", required=True),
+    progress_file=dict(type="path"),
     list=dict(type="bool", default=False),
     verify=dict(type="bool", default=False),
     fail_on_problems=dict(type="bool", default=True),

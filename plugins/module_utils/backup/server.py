@@ -69,12 +69,12 @@ class Server:
                 "PGAPPNAME": "pgdock.postgres", "PGCONNECT_TIMEOUT": "10"}
 
     def run_helper(self, script: str, repo_root: str, what: str, args: list | None = None,
-                   repo_read_only: bool = False) -> str:
+                   repo_read_only: bool = False, on_output=None) -> str:
         """`script` in a helper of the server's image on its network, logged in as its superuser
         (PGPASS_SCRIPT runs first); its output (see docker.access.run_script)."""
         return run_script(self.client, self.image_id, PGPASS_SCRIPT + script,
                           self.helper_mounts(repo_root, repo_read_only), what, network=self.network,
-                          environment=self.helper_env(), args=args)
+                          environment=self.helper_env(), args=args, on_output=on_output)
 
     def allow_replication(self, log) -> None:
         """A pg_hba.conf rule, first, that lets the helpers (same network) open a replication

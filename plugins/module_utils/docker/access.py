@@ -134,11 +134,12 @@ def restart_server(container, wait_timeout: int, stop_timeout: int | None = None
 
 def run_helper(client, image: str, argv: list[str], mounts: list, what: str, network: str | None = None,
                user: str = f"{POSTGRES_UID}:{POSTGRES_UID}", environment: dict | None = None,
-               timeout: int | None = None, network_of: str | None = None) -> tuple[int, str]:
+               timeout: int | None = None, network_of: str | None = None, on_output=None) -> tuple[int, str]:
     """Run a throw-away container of `image` to completion (entrypoint bypassed: argv[0] is the
     program), on `network`, in the network namespace of container `network_of` (its addresses, names
     and DNS), or on none; (exit code, output). It is removed afterwards with its anonymous volumes.
-    After `timeout` seconds (None: no limit) it is stopped and a PgdockError says so.
+    After `timeout` seconds (None: no limit) it is stopped and a PgdockError says so. `on_output`,
+    when given, is called about once a second with the newest lines of its output while it runs.
 
     For tools such as pg_basebackup, pg_rewind or pg_restore that must run beside a server."""
     network_mode = f"container:{network_of}" if network_of else None if network else "none"
@@ -149,7 +150,7 @@ def run_helper(client, image: str, argv: list[str], mounts: list, what: str, net
             labels=managed_labels({HELPER_LABEL: what[:60]}), detach=True)
     try:
         try:
-            status = helper.wait(timeout=timeout)
+            status = wait_for_helper(helper, timeout, on_output)
         except requests.exceptions.RequestException:
             raise HelperTimeout(f"{what} did not finish within {timeout} s; the helper container was stopped "
                                 "(give a longer timeout for a cluster of this size)", logs=log_tail(helper)) from None
@@ -159,14 +160,29 @@ def run_helper(client, image: str, argv: list[str], mounts: list, what: str, net
             helper.remove(force=True, v=True)
 
 
+def wait_for_helper(helper, timeout: int | None, on_output=None) -> dict:
+    """The helper's exit status; with `on_output`, its newest output lines are handed over about once
+    a second until it exits. A RequestException when `timeout` passes first."""
+    if on_output is None:
+        return helper.wait(timeout=timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            return helper.wait(timeout=1)
+        except requests.exceptions.RequestException:
+            on_output(helper.logs(tail=5).decode("utf-8", "replace"))
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+
+
 def run_script(client, image: str, script: str, mounts: list, what: str, network: str | None = None,
                environment: dict | None = None, args: list | None = None, user: str = "0",
-               timeout: int | None = None) -> str:
+               timeout: int | None = None, on_output=None) -> str:
     """`script` with `sh -c` (set -e) in a helper container, as root unless `user` says otherwise;
     `args` become $1, $2... so that no value is interpolated into the script. Its output; a non-zero
-    exit is a PgdockError with the helper's last lines."""
+    exit is a PgdockError with the helper's last lines. `on_output`: see run_helper."""
     code, output = run_helper(client, image, ["sh", "-c", "set -e; " + script, "pgdock-helper"] + list(args or []),
-                              mounts, what, network, user, environment, timeout)
+                              mounts, what, network, user, environment, timeout, on_output=on_output)
     if code != 0:
         lines = output.strip().splitlines()
         raise PgdockError(f"{what} failed (exit code {code}): " + " / ".join(lines[-3:]), logs=lines[-40:])

@@ -24,9 +24,11 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
     SUPERUSER_PGPASS,
     SYNC_LABEL,
     UPSTREAM_LABEL,
+    progress_file_for,
     secrets_dir_for,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import HelperTimeout, poll_intervals, run_helper
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.progress import Progress
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import (
     connect as docker_connect,
     docker_action,
@@ -71,7 +73,7 @@ STANDBY_KEYS = ("primary_conninfo", "primary_slot_name")
 # standby's settings in $STANDBY_CONF
 BASE_BACKUP_SCRIPT = (
     'set -e; host=$1; user=$2; pgdata=$3; shift 3; '
-    'pg_basebackup -h "$host" -p 5432 -U "$user" -D "$pgdata" -X stream -c fast --no-password "$@"; '
+    'pg_basebackup -h "$host" -p 5432 -U "$user" -D "$pgdata" -X stream -c fast --no-password --progress "$@"; '
     'touch "$pgdata/standby.signal"; printf "%s" "$STANDBY_CONF" >> "$pgdata/postgresql.auto.conf"')
 # $1 PGDATA; the source server's conninfo in $SOURCE, the standby's settings in $STANDBY_CONF
 REWIND_SCRIPT = (
@@ -122,6 +124,8 @@ class ReplicaRun:
         self.pending_changes = []  # what the container engine did not apply (allow_restart false)
         self.slot = (params.get("slot_name") or slot_name_for(params["name"])) if params["slot"] else None
         self.secrets_dir = params.get("secrets_dir") or secrets_dir_for(params["name"])
+        self.progress_file = params.get("progress_file") or progress_file_for(params["name"])
+        self.progress = Progress(None if check_mode else self.progress_file, f"replica {params['name']}")
 
     # -- entry -------------------------------------------------------------------------------------
     def run(self) -> dict:
@@ -148,7 +152,10 @@ class ReplicaRun:
             self.primary_sql.close()
 
     def _result(self, extra: dict | None = None) -> dict:
-        return self.log.result(**(extra or {}))
+        extra = dict(extra or {})
+        if self.progress.phases:
+            extra.update(phases=self.progress.phases, progress_file=self.progress_file)
+        return self.log.result(**extra)
 
     # -- present -----------------------------------------------------------------------------------
     def _present(self, existing) -> dict:
@@ -181,9 +188,13 @@ class ReplicaRun:
             if not has_cluster:
                 self.log.do(f"pg_basebackup from {upstream_name} into volume {self._volume()}",
                             self._base_backup, image, upstream_name)
-            self._ensure_container(image, upstream_name, "started", filled=not has_cluster)
+            with self.progress.phase("container"):
+                self._ensure_container(image, upstream_name, "started", filled=not has_cluster)
             self._sync_names()
-            status = None if self.check_mode else self._wait_streaming(upstream_sql, existing is not None and not rebuilding)
+            status = None
+            if not self.check_mode:
+                with self.progress.phase("catch-up"):
+                    status = self._wait_streaming(upstream_sql, existing is not None and not rebuilding)
         finally:
             if upstream_sql is not self.primary_sql:
                 upstream_sql.close()
@@ -272,25 +283,32 @@ class ReplicaRun:
         # every value is an argument ($1 upstream, $2 user, $3 PGDATA, then the slot flags), never
         # interpolated into the script
         timeout = self._helper_timeout()
+        with self.progress.phase("base backup") as phase:
+            watch = self.progress.pg_progress_watcher(phase)
+            code, output = self._run_base_backup(image, upstream_name, layout, conf, timeout, watch)
+            watch(output)  # the last step (100%) of a copy faster than the watcher's polling
+            if code != 0:
+                self._remove_incomplete_volume()
+                raise PgdockError(f"pg_basebackup from {upstream_name!r} failed (exit {code}); the new volume "
+                                  f"was removed: {output.strip()[-1500:]}")
+
+    def _run_base_backup(self, image: str, upstream_name: str, layout, conf: str, timeout: int, watch):
+        """pg_basebackup in a helper, its progress reported; (exit code, output)."""
         try:
-            code, output = run_helper(
+            return run_helper(
                 self.client, image, ["sh", "-c", BASE_BACKUP_SCRIPT, "pgdock-basebackup", upstream_name,
                                      self.p["replication_user"], layout.pgdata] + (["-S", self.slot] if self.slot else []),
                 [Mount(layout.volume_path, self._volume(), type="volume"),
                  Mount(SECRETS_MOUNT, self.secrets_dir, type="bind", read_only=True)],
                 f"pg_basebackup from {upstream_name}", network=self._network(),
                 environment={"PGPASSFILE": f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}", "STANDBY_CONF": conf},
-                timeout=timeout)
+                timeout=timeout, on_output=watch)
         except HelperTimeout as exc:
             self._remove_incomplete_volume()
             raise PgdockError(f"pg_basebackup from {upstream_name!r} did not finish within base_backup_timeout "
                               f"({timeout} s); it was stopped and the incomplete volume {self._volume()} removed. "
                               "Give a base_backup_timeout that fits the cluster's size and the network's speed.",
                               **exc.details) from None
-        if code != 0:
-            self._remove_incomplete_volume()
-            raise PgdockError(f"pg_basebackup from {upstream_name!r} failed (exit {code}); the new volume "
-                              f"was removed: {output.strip()[-1500:]}")
 
     def _helper_timeout(self) -> int:
         """Seconds a pg_basebackup or pg_rewind helper may run (base_backup_timeout)."""

@@ -31,6 +31,7 @@ OPTIONS = dict(
     stop_timeout=dict(type="int", default=120),
     wait_timeout=dict(type="int", default=300),
     base_backup_timeout=dict(type="int", default=86400),
+    progress_file=dict(type="path"),
 )
 # the module's own options win over the connection options of the same name
 ARGUMENT_SPEC = combine_specs(DOCKER_COMMON_ARGS, OPTIONS)
