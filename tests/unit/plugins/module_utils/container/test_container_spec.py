@@ -52,20 +52,31 @@ def inspect_of(desired: dict, image: dict) -> dict:
         mounts.append(m)
     hc = desired["healthcheck"]
     ports = {}
-    for port, binding in desired["ports"].items():
-        ip, hp = binding.rsplit(":", 1)
-        ports[port] = [{"HostIp": ip, "HostPort": hp}]
+    for port, bindings in desired["ports"].items():
+        ports[port] = [dict(zip(("HostIp", "HostPort"), b.rsplit(":", 1))) for b in bindings]
+    tmpfs = []
+    for item in desired["tmpfs"]:
+        target, size, mode = item.split(":")
+        options = dict({"SizeBytes": int(size)} if int(size) else {}, **({"Mode": int(mode, 8)} if mode else {}))
+        tmpfs.append({"Type": "tmpfs", "Target": target, "TmpfsOptions": options})
+        mounts.append({"Type": "tmpfs", "Destination": target, "RW": True, "Source": ""})
     return {
         "Image": desired["image_id"],
         "Config": {"Image": desired["image"], "Cmd": desired["command"], "Env": env, "Labels": labels,
                    "Healthcheck": {"Test": hc["test"], "Interval": hc["interval"], "Timeout": hc["timeout"],
                                    "Retries": hc["retries"], "StartPeriod": hc["start_period"]},
-                   "StopTimeout": desired["stop_timeout"]},
+                   "StopTimeout": desired["stop_timeout"], "User": desired["user"]},
         "Mounts": mounts,
         "HostConfig": {"PortBindings": ports, "RestartPolicy": {"Name": desired["restart_policy"]},
                        "Memory": desired["memory"], "NanoCpus": desired["nano_cpus"],
                        "ShmSize": desired["shm_size"], "SecurityOpt": desired["security_opt"],
-                       "LogConfig": {"Type": "json-file", "Config": desired["log_config"]["config"]}},
+                       "LogConfig": {"Type": desired["log_config"]["type"], "Config": desired["log_config"]["config"]},
+                       "Ulimits": [dict(zip(("Name", "Soft", "Hard"), (u.split(":")[0], *map(int, u.split(":")[1:]))))
+                                   for u in desired["ulimits"]] or None,
+                       "Sysctls": desired["sysctls"] or None, "MemoryReservation": desired["memory_reservation"],
+                       "CpusetCpus": desired["cpuset_cpus"], "CapAdd": [c.replace("CAP_", "") for c in desired["cap_add"]] or None,
+                       "CapDrop": desired["cap_drop"] or None, "ReadonlyRootfs": desired["read_only"],
+                       "Mounts": tmpfs},
     }
 
 
@@ -80,7 +91,7 @@ def test_desired_spec_is_production_shaped():
     assert d["command"] == ["postgres", "-c", "log_connections=on", "-c", "shared_buffers=256MB"]
     assert d["env"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/pgdock/superuser_password"
     assert "POSTGRES_PASSWORD" not in d["env"]
-    assert d["ports"] == {"5432/tcp": "127.0.0.1:5432"}
+    assert d["ports"] == {"5432/tcp": ["127.0.0.1:5432"]}
     assert "volume:pg-main-data:/var/lib/postgresql:rw" in d["mounts"]
     assert "bind:/var/lib/pgdock/pg-main/secrets:/run/secrets/pgdock:ro" in d["mounts"]
     assert d["memory"] == 1024 ** 3 and d["nano_cpus"] == 1_500_000_000
