@@ -249,6 +249,17 @@ def actual_host_fields(container_attrs: dict) -> dict:
     }
 
 
+def inherited_host_params(actual: dict) -> dict:
+    """The options of a container that takes another's place or role, from its actual spec: limits,
+    capabilities, user and read-only root (not its extra mounts or published ports, which are its own)."""
+    return {
+        "ulimits": list(actual["ulimits"]), "sysctls": dict(actual["sysctls"]),
+        "memory_reservation": str(actual["memory_reservation"]) if actual["memory_reservation"] else None,
+        "cpuset_cpus": actual["cpuset_cpus"] or None, "cap_add": list(actual["cap_add"]),
+        "cap_drop": list(actual["cap_drop"]), "user": actual["user"] or None, "read_only": actual["read_only"],
+    }
+
+
 def host_config_arguments(desired: dict) -> dict:
     """Keyword arguments of the SDK's create_host_config for these fields (tmpfs mounts apart)."""
     ulimits = []

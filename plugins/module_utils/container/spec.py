@@ -16,6 +16,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.container.host_opt
     desired_log_config,
     desired_ports,
     extra_mounts,
+    inherited_host_params,
     validate_host_options,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
@@ -260,7 +261,8 @@ def split_differences(differences: list[str], desired: dict) -> tuple[list[str],
 def inherited_params(container_attrs: dict, image_attrs: dict | None) -> dict:
     """Container options read back from a running server, for a container that takes its place or
     its role (a replica of it, a rejoined former primary): database, initdb arguments, own
-    environment, healthcheck, restart policy, stop timeout, limits, log rotation, published address."""
+    environment, healthcheck, restart policy, stop timeout, limits, capabilities, user, read-only root,
+    log driver and rotation, published address."""
     actual = actual_spec(container_attrs, image_attrs)
     env = env_to_dict((container_attrs.get("Config") or {}).get("Env"))
     hc = actual["healthcheck"]
@@ -272,6 +274,7 @@ def inherited_params(container_attrs: dict, image_attrs: dict | None) -> dict:
         "memory": str(actual["memory"]) if actual["memory"] else None,
         "cpus": actual["nano_cpus"] / NS_PER_SECOND if actual["nano_cpus"] else None,
         "shm_size": str(actual["shm_size"]) if actual["shm_size"] else None,
+        **inherited_host_params(actual),
     }
     if env.get("POSTGRES_INITDB_ARGS") is not None:
         params["initdb_args"] = env["POSTGRES_INITDB_ARGS"]

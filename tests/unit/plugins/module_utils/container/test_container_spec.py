@@ -126,6 +126,21 @@ def test_anonymous_volume_of_the_image_is_ignored():
     (dict(data_volume="other"), "mounts"),
     (dict(healthcheck=dict(interval=5, timeout=5, retries=5, start_period=30)), "healthcheck"),
     (dict(log_max_file=3), "log_config"),
+    (dict(log_driver="local"), "log_config"),
+    (dict(log_options={"compress": "true"}), "log_config"),
+    (dict(published_ports=["127.0.0.1:6000:5432"]), "ports"),
+    (dict(mounts=[{"source": "extra", "target": "/srv/x"}]), "mounts"),
+    (dict(mounts=[{"target": "/scratch", "type": "tmpfs"}]), "tmpfs"),
+    (dict(read_only=True), "read_only"),
+    (dict(read_only=True), "tmpfs"),
+    (dict(user="999"), "user"),
+    (dict(ulimits=["nofile:10"]), "ulimits"),
+    (dict(sysctls={"net.core.somaxconn": 9}), "sysctls"),
+    (dict(memory_reservation="256m"), "memory_reservation"),
+    (dict(cpuset_cpus="0"), "cpuset_cpus"),
+    (dict(cap_add=["SYS_NICE"]), "cap_add"),
+    (dict(cap_drop=["NET_RAW"]), "cap_drop"),
+    (dict(shm_size="1g"), "shm_size"),
 ])
 def test_each_change_is_detected(change, field):
     running = desired_for()
@@ -185,6 +200,9 @@ def test_topology_labels_are_ignored_unless_asked_for():
     dict(database="app", env={"TZ": "UTC"}, stop_timeout=45, memory=None, cpus=None, shm_size="512m",
          healthcheck=dict(interval=3, timeout=2, retries=7, start_period=11), restart_policy="always",
          log_max_size="5m", log_max_file=2, published_host_ip="127.0.0.2"),
+    dict(log_driver="local", log_options={"max-size": "5m"}, ulimits=["nofile:100:200"], sysctls={"net.core.somaxconn": 9},
+         memory_reservation="512m", cpuset_cpus="0", cap_add=["SYS_NICE"], cap_drop=["ALL"], user="999:999",
+         read_only=True, postgres_uid=999),
 ])
 def test_inherited_params_rebuild_the_same_spec(over):
     """A container made from what another one shows has the same spec (but its own name, volume...)."""
