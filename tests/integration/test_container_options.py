@@ -24,28 +24,27 @@ def cname():
 
 
 @pytest.fixture
-def net(docker_client, cname, cleanup):
-    name = cname("net")
-    docker_client.networks.create(name, driver="bridge")
-    cleanup["networks"].append(name)
-    return name
+def network(docker_client, cname, cleanup):
+    """network(prefix, subnet=None) -> the name of a new bridge network (with that /24 subnet), removed after the test."""
+    def _create(prefix: str, subnet: str | None = None) -> str:
+        name = cname(prefix)
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]) if subnet else None
+        docker_client.networks.create(name, driver="bridge", ipam=ipam)
+        cleanup["networks"].append(name)
+        return name
+    return _create
 
 
 @pytest.fixture
-def pg(cname, cleanup, net, tmp_path, pg_image):
+def pg(cname, cleanup, network, tmp_path, pg_image):
     """pg(**overrides) -> the module's args for a fresh container, registered for cleanup."""
     name = cname("pg")
     cleanup["containers"].append(name)
     cleanup["volumes"].append(f"{name}-data")
-    port = unused_port()
-
-    def _args(**over):
-        args = dict(name=name, image=pg_image(18), pull="never", superuser_password=PASSWORD,
-                    networks=[{"name": net}], published_port=port, secrets_dir=str(tmp_path / "secrets"),
-                    stop_timeout=30, wait_timeout=90)
-        args.update(over)
-        return args
-    return _args
+    base = dict(name=name, image=pg_image(18), pull="never", superuser_password=PASSWORD,
+                networks=[{"name": network("net")}], published_port=unused_port(),
+                secrets_dir=str(tmp_path / "secrets"), stop_timeout=30, wait_timeout=90)
+    return lambda **over: dict(base, **over)
 
 
 def query(port: int, sql: str):
@@ -94,8 +93,8 @@ def test_limits_capabilities_ports_mounts_and_log_driver(pg, docker_client, cnam
     assert code == 0 and out.decode().split() == ["hello", "8192", "120"], out
     code, out = container.exec_run(["touch", "/etc/pgdock-extra/x"])
     assert code != 0 and b"Read-only" in out, out
-    code, _ = container.exec_run(["touch", "/srv/extra/x", "/scratch/x"])
-    assert code == 0
+    code, out = container.exec_run(["touch", "/srv/extra/x", "/scratch/x"])
+    assert code == 0, out
     # the server works on both published ports; the module's own view is the first one
     assert query(args["published_port"], "select 1") == [(1,)]
     assert query(second_port, "select 1") == [(1,)]
@@ -147,12 +146,9 @@ def test_read_only_root_and_user_take_writes(pg, docker_client):
     assert not run_module("container", args).changed
 
 
-def test_fixed_address_on_a_network_reattaches(pg, docker_client, cname, cleanup):
+def test_fixed_address_on_a_network_reattaches(pg, docker_client, network):
     subnet = f"10.{230 + secrets.randbelow(20)}.{secrets.randbelow(250)}"
-    name = cname("ipnet")
-    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=f"{subnet}.0/24")])
-    docker_client.networks.create(name, driver="bridge", ipam=ipam)
-    cleanup["networks"].append(name)
+    name = network("ipnet", f"{subnet}.0/24")
     args = pg(networks=[{"name": name, "ipv4_address": f"{subnet}.10"}])
     first = run_module("container", args)
     assert first.changed and not first.failed, first
@@ -195,3 +191,14 @@ def test_bad_input_fails_clearly_and_creates_nothing(pg, docker_client, over, me
     res = run_module("container", args)
     assert res.failed and message in res["msg"], res
     assert not [c for c in docker_client.containers.list(all=True) if c.name == args["name"]]
+
+
+def test_read_only_root_with_the_pre_18_layout(pg, pg_image, docker_client):
+    """Up to 17 the volume is PGDATA itself; the entrypoint and server write nowhere else either."""
+    args = pg(image=pg_image(15), read_only=True)
+    res = run_module("container", args)
+    assert res.changed and not res.failed, res
+    assert docker_client.containers.get(args["name"]).attrs["HostConfig"]["ReadonlyRootfs"] is True
+    query(args["published_port"], "create table t as select 1 as v; checkpoint")
+    assert query(args["published_port"], "select v from t") == [(1,)]
+    assert not run_module("container", args).changed

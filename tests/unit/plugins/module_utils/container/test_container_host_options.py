@@ -100,17 +100,17 @@ def test_ulimit_hard_defaults_to_soft():
     (dict(mounts=[{"target": "/a", "source": "x", "type": "nfs"}]), "type 'nfs'"),
 ])
 def test_bad_values_are_refused_naming_the_option(over, message):
-    with pytest.raises(PgdockError, match=None) as exc:
+    with pytest.raises(PgdockError) as exc:
         validate_host_options(opts(**over))
     assert message in str(exc.value)
 
 
 def test_good_values_pass(tmp_path):
-    validate_host_options(opts(ulimits=["nofile:1:2"], sysctls={"net.ipv4.ip_local_port_range": "1024 65000",
-                                                               "kernel.shmmax": 1}, cpuset_cpus="0",
-                               cap_add=["ALL"], user="999", log_driver="fluentd", published_ports=["1:2"],
-                               mounts=[{"target": "/a", "source": str(tmp_path), "type": "bind"},
-                                       {"target": "/b", "type": "tmpfs", "tmpfs_mode": "700"}]))
+    sysctls = {"net.ipv4.ip_local_port_range": "1024 65000", "kernel.shmmax": 1}
+    mounts = [{"target": "/a", "source": str(tmp_path), "type": "bind"},
+              {"target": "/b", "type": "tmpfs", "tmpfs_mode": "700"}]
+    validate_host_options(opts(ulimits=["nofile:1:2"], sysctls=sysctls, cpuset_cpus="0", cap_add=["ALL"], user="999",
+                               log_driver="fluentd", published_ports=["1:2"], mounts=mounts))
 
 
 @pytest.mark.parametrize("target, read_only, collides", [
