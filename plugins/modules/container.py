@@ -135,7 +135,8 @@ options:
   allow_restart:
     description:
       - Whether a change that needs a new container (settings, image, environment, mounts, ports, healthcheck,
-        memory, shm size, stop timeout, logging, labels) may restart a running server.
+        memory, shm size, stop timeout, logging, labels, ulimits, sysctls, memory reservation, cpuset,
+        capabilities, user, read-only root) may restart a running server.
       - V(false) changes nothing that restarts it and reports the change in RV(pending_changes) with a
         warning; the task succeeds, as P(pgdock.postgres.config#module) does with a pending restart. A stopped
         container is recreated either way.

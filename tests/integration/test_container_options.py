@@ -106,6 +106,9 @@ def test_limits_capabilities_ports_mounts_and_log_driver(pg, docker_client, cnam
     check = run_module("container", changed, check=True, diff=True)
     assert check.changed and check["restart_changes"] == ["ulimits"], check
     assert attrs_of(docker_client, args["name"])["Id"] == attrs["Id"]
+    refused = run_module("container", dict(changed, allow_restart=False))
+    assert not refused.changed and refused["pending_changes"] == ["ulimits"], refused
+    assert attrs_of(docker_client, args["name"])["Id"] == attrs["Id"]
     # a changed value of each group recreates, and says which field changed
     for over, field in ((dict(ulimits=["nofile:4096:16384", "core:0"]), "ulimits"),
                         (dict(published_ports=[]), "ports"),
@@ -180,6 +183,7 @@ def test_fixed_address_on_a_network_reattaches(pg, docker_client, network):
     (dict(read_only=True, mounts=[{"target": "/tmp", "type": "tmpfs"}]), "collides with /tmp"),
     (dict(log_driver="no-such-driver"), "log_driver: 'no-such-driver'"),
     (dict(user="1000"), "user: uid 1000 differs from postgres_uid 999"),
+    (dict(log_driver="pgdock-c/nolog:latest"), "the Docker engine has no log driver 'pgdock-c/nolog:latest'"),
     (dict(ulimits=["nofile:10:5"]), "ulimits: the soft limit"),
     (dict(sysctls={"vm.swappiness": "1"}), "sysctls: 'vm.swappiness'"),
     (dict(cap_add=["NO_SUCH"]), "cap_add: 'NO_SUCH'"),

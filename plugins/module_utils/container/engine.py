@@ -135,6 +135,7 @@ class ContainerEngine:
             return self._result(None, None, {}, {"image": self.p["image"]})
         layout = layout_of_image(self.p["image"], image.attrs, self.p.get("pgdata"))
         self._check_networks()
+        self._check_log_driver()
         desired = desired_spec(self.p, layout, image.attrs, self.secrets_dir)
         before = self._current_view(existing)
         differences = []
@@ -213,6 +214,15 @@ class ContainerEngine:
                 self.warn(msg + " (check mode: assuming an earlier task creates it)")
             elif net.get("ipv4_address"):
                 check_static_address(network.attrs, net["ipv4_address"], self.p["name"])
+
+    def _check_log_driver(self) -> None:
+        """Refuse a log driver the engine does not have (its creation would fail after the old container went)."""
+        driver = self.p.get("log_driver") or "json-file"
+        with docker_action("reading the engine's log drivers"):
+            available = (self.client.info().get("Plugins") or {}).get("Log") or []
+        if available and driver not in available and driver != "none":  # "none" is not listed
+            raise PgdockError(f"log_driver: the Docker engine has no log driver {driver!r} (it has "
+                              f"{', '.join(sorted(available))})")
 
     def _probe_volume(self, image, layout) -> bool:
         """Whether the data volume holds a cluster the image can run; raise when it cannot."""

@@ -40,6 +40,9 @@ SYSCTL_RE = re.compile(r"^(net\.[a-z0-9_./-]+|fs\.mqueue\.[a-z0-9_]+|kernel\.(ms
 LOG_DRIVERS = frozenset(("json-file", "local", "journald", "syslog", "gelf", "fluentd", "awslogs", "splunk",
                          "gcplogs", "logentries", "etwlogs", "none"))
 ULIMIT_RE = re.compile(r"^([a-z]+):(-?\d+)(?::(-?\d+))?$")
+ULIMIT_NAMES = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
+                "rtprio", "rttime", "sigpending", "stack")
+VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 PORT_RE = re.compile(r"^(?:(\[[0-9a-fA-F:]+\]|[0-9.]+):)?(\d+):(\d+)(?:/(tcp|udp))?$")
 CPUSET_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 USER_RE = re.compile(r"^(\d+)(?::(\d+))?$")
@@ -71,8 +74,12 @@ def validate_host_options(p: dict) -> None:
     if driver not in LOG_DRIVERS and "/" not in driver:
         raise PgdockError(f"log_driver: {driver!r} is not a Docker log driver ({', '.join(sorted(LOG_DRIVERS))}, "
                           "or a plugin as owner/name)")
-    for item in p.get("published_ports") or []:
-        parse_published_port(item)
+    bindings = [f"{ip}:{port}/{proto.split('/')[1]}" for proto, addresses in desired_ports(p).items()
+                for ip, port in (a.rsplit(":", 1) for a in addresses)]
+    twice = sorted({b for b in bindings if bindings.count(b) > 1})
+    if twice:
+        raise PgdockError(f"published_ports: host address and port {', '.join(twice)} published twice "
+                          "(published_port and published_ports together)")
     _validate_mounts(p.get("mounts") or [])
 
 
@@ -125,6 +132,8 @@ def _validate_mounts(mounts: list) -> None:
             raise PgdockError(f"mounts: tmpfs_size and tmpfs_mode are for type tmpfs, not {kind} ({target!r})")
         if not source or ":" in source:
             raise PgdockError(f"mounts: the {kind} mount at {target!r} needs a source without ':'")
+        if kind == "volume" and not VOLUME_NAME_RE.match(source):
+            raise PgdockError(f"mounts: volume source {source!r} (for {target!r}) is not a volume name")
         if kind == "bind" and not (source.startswith("/") and os.path.exists(source)):
             raise PgdockError(f"mounts: bind source {source!r} (for {target!r}) does not exist on the Docker host; "
                               "create it first (an absolute path)")
@@ -155,6 +164,8 @@ def parse_ulimit(item: str) -> tuple[str, int, int]:
     match = ULIMIT_RE.match(str(item).strip())
     if not match:
         raise PgdockError(f"ulimits: {item!r} is not name:soft[:hard] (e.g. nofile:65536:65536)")
+    if match.group(1) not in ULIMIT_NAMES:
+        raise PgdockError(f"ulimits: {match.group(1)!r} in {item!r} is not a limit ({', '.join(ULIMIT_NAMES)})")
     soft = int(match.group(2))
     hard = int(match.group(3)) if match.group(3) is not None else soft
     if hard != -1 and (soft == -1 or soft > hard):

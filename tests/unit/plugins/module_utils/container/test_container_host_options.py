@@ -78,6 +78,9 @@ def test_ulimit_hard_defaults_to_soft():
 @pytest.mark.parametrize("over, message", [
     (dict(ulimits=["nofile"]), "ulimits: 'nofile' is not name:soft[:hard]"),
     (dict(ulimits=["nofile:10:5"]), "soft limit"),
+    (dict(ulimits=["files:10"]), "ulimits: 'files' in 'files:10' is not a limit"),
+    (dict(published_ports=["127.0.0.1:5432:5432"]), "127.0.0.1:5432/tcp published twice"),
+    (dict(mounts=[{"target": "/a", "source": "/abs"}]), "volume source '/abs'"),
     (dict(sysctls={"vm.swappiness": 1}), "sysctls: 'vm.swappiness'"),
     (dict(memory_reservation="lots"), "memory_reservation: 'lots' is not a size"),
     (dict(memory="1g", memory_reservation="2g"), "memory_reservation: '2g' is more than memory"),
