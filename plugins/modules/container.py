@@ -264,9 +264,12 @@ options:
     description:
       - Numeric V(uid[:gid]) the entrypoint and server run as (instead of root stepping down to postgres).
       - The uid must be O(postgres_uid), which owns the password file and the WAL archive directory. The
-        official entrypoint runs as any uid when the data directory belongs to it; as root it gives an
-        existing PGDATA to the image's postgres user (999). So an existing cluster made without O(user)
-        runs with V(999:999); another uid needs a cluster it owns (a new volume, or one chowned by hand).
+        official entrypoint runs as any uid when the data directory belongs to it (and initialises a new
+        volume as any uid), but only as root can it give an existing PGDATA to its user. So when the
+        container is created or recreated with O(user) on a volume that holds a cluster, the module first
+        gives the files in the volume that belong to another uid to O(user) (a throw-away root container
+        of the image), and says so in RV(actions). Without O(user) the entrypoint gives them back to the
+        image's postgres user.
       - As a non-root user the entrypoint cannot chown or chmod, and needs no capabilities; as root it needs
         CHOWN, DAC_OVERRIDE, FOWNER, SETUID and SETGID (keep them when using O(cap_drop)).
       - A change recreates the container.

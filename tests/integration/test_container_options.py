@@ -206,3 +206,21 @@ def test_read_only_root_with_the_pre_18_layout(pg, pg_image, docker_client):
     query(args["published_port"], "create table t as select 1 as v; checkpoint")
     assert query(args["published_port"], "select v from t") == [(1,)]
     assert not run_module("container", args).changed
+
+
+def test_user_other_than_the_images_gets_the_existing_cluster(pg, docker_client):
+    """A cluster made as 999 runs as uid 1001 once the module gave it the files (the entrypoint cannot)."""
+    args = pg()
+    assert run_module("container", args).changed
+    query(args["published_port"], "create table t as select 1 as v")
+    args = dict(args, user="1001:1001", postgres_uid=1001)
+    check = run_module("container", args, check=True)
+    assert check.changed and any("give the cluster" in a for a in check["actions"]), check
+    res = run_module("container", args)
+    assert res.changed and res["restart_changes"] == ["user"], res
+    assert any("give the cluster in data volume" in a for a in res["actions"]), res
+    container = docker_client.containers.get(args["name"])
+    assert container.exec_run(["id", "-u"]).output.decode().strip() == "1001"
+    query(args["published_port"], "insert into t values (2)")
+    assert query(args["published_port"], "select count(*) from t") == [(2,)]
+    assert not run_module("container", args).changed

@@ -145,6 +145,8 @@ class ContainerEngine:
         initialised = None
         if existing is None or differences:
             initialised = True if self.volume_filled else self._probe_volume(image, layout)
+            if initialised and self.p.get("user"):
+                self._ensure_volume_owner(image)
         restore = None
         if existing is None and initialised is False and self.filler is not None:
             restore = self.filler.plan(self, layout)
@@ -229,14 +231,28 @@ class ContainerEngine:
         volume = get_or_none(self.client.volumes, self.p["data_volume"], "volume")
         if volume is None:
             return False
-        with docker_action(f"inspecting the content of volume {self.p['data_volume']!r}"):
-            output = self.client.containers.run(
-                image.id, entrypoint=["sh", "-c"], command=[PROBE_SCRIPT], user="0",
-                network_mode="none", remove=True, labels=managed_labels(),
-                mounts=[Mount("/probe", self.p["data_volume"], type="volume", read_only=True)],
-            )
-        found = parse_probe(output.decode("utf-8", "replace"))
+        found = parse_probe(self._in_volume_helper(image, PROBE_SCRIPT, read_only=True))
         return check_volume_fits(layout, self.p["data_volume"], self.p["image"], found)
+
+    def _ensure_volume_owner(self, image) -> None:
+        """With `user`, the cluster in the data volume belongs to its uid (the entrypoint, not root,
+        cannot chown it; as root it gives PGDATA to the image's postgres user)."""
+        uid, _, gid = self.p["user"].partition(":")
+        owner = f"{uid}:{gid or uid}"
+        found = self._in_volume_helper(image, f"find /probe \\! -user {uid} | head -n 1", read_only=True)
+        if found.strip():
+            self.log.do(f"give the cluster in data volume {self.p['data_volume']} to uid {owner} (user)",
+                        self._in_volume_helper, image, f"find /probe \\! -user {uid} -exec chown -h {owner} {{}} +")
+
+    def _in_volume_helper(self, image, script: str, read_only: bool = False) -> str:
+        """Output of `script` in a throw-away root container of `image` with the data volume at /probe."""
+        with docker_action(f"running a helper on volume {self.p['data_volume']!r}"):
+            output = self.client.containers.run(
+                image.id, entrypoint=["sh", "-c"], command=[script], user="0",
+                network_mode="none", remove=True, labels=managed_labels(),
+                mounts=[Mount("/probe", self.p["data_volume"], type="volume", read_only=read_only)],
+            )
+        return output.decode("utf-8", "replace")
 
     def _ensure_wal_archive_dir(self) -> None:
         """The wal_archive_dir on the host, owned by the server's uid (its archive_command writes there)."""
