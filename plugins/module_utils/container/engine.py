@@ -237,8 +237,8 @@ class ContainerEngine:
     def _ensure_volume_owner(self, image) -> None:
         """With `user`, the cluster in the data volume belongs to its uid (the entrypoint, not root,
         cannot chown it; as root it gives PGDATA to the image's postgres user)."""
-        uid, _, gid = self.p["user"].partition(":")
-        owner = f"{uid}:{gid or uid}"
+        uid = self.p["user"].split(":")[0]
+        owner = self.p["user"] if ":" in self.p["user"] else f"{uid}:{uid}"
         found = self._in_volume_helper(image, f"find /probe \\! -user {uid} | head -n 1", read_only=True)
         if found.strip():
             self.log.do(f"give the cluster in data volume {self.p['data_volume']} to uid {owner} (user)",
