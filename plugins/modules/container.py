@@ -121,7 +121,7 @@ options:
             that holds it (see P(pgdock.postgres.network#module)); refused when another container holds it.
           - A changed address re-attaches the container to that network (disconnect, connect with the new
             address) without recreating or restarting it; its connections over that network are cut.
-            Removing the option keeps the address until the container is re-attached or recreated.
+            Removing the option re-attaches it the same way, with an address Docker picks.
         type: str
   purge_networks:
     description:
