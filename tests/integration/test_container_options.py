@@ -174,6 +174,12 @@ def test_fixed_address_on_a_network_reattaches(pg, docker_client, network):
     outside = run_module("container", dict(args, networks=[{"name": name, "ipv4_address": "10.255.255.9"}]))
     assert outside.failed and "ipv4_address 10.255.255.9 is not in a subnet" in outside["msg"], outside
     assert attrs_of(docker_client, args["name"])["NetworkSettings"]["Networks"][name]["IPAddress"] == f"{subnet}.11"
+    # without the option: re-attached with an address Docker picks, still no restart
+    dynamic = run_module("container", dict(args, networks=[{"name": name}]))
+    assert dynamic.changed and dynamic["restart_changes"] == [], dynamic
+    after = attrs_of(docker_client, args["name"])
+    assert not (after["NetworkSettings"]["Networks"][name].get("IPAMConfig") or {}).get("IPv4Address")
+    assert after["State"]["StartedAt"] == attrs["State"]["StartedAt"]
 
 
 @pytest.mark.parametrize("over, message", [
