@@ -38,6 +38,9 @@ REPLICATION_PGPASS = "replication.pgpass"         # a standby's passfile for pri
 SUPERUSER_PGPASS = "superuser.pgpass"             # a standby's passfile for pg_rewind
 INITDB_SCRIPTS_MOUNT = "/docker-entrypoint-initdb.d"
 WAL_ARCHIVE_MOUNT = "/pgdock-wal-archive"         # where archive_command copies WAL to (wal_archive_dir)
+# tmpfs mounts a server with a read-only root filesystem gets: its socket and lock directory, and the
+# entrypoint's scratch space (nss_wrapper's passwd file for a uid the image does not know)
+READ_ONLY_TMPFS = ("/var/run/postgresql", "/tmp")
 REPO_MOUNT = "/pgdock-repo"                       # the backup repository in helper containers
 POOLER_CONFIG_MOUNT = "/etc/pgbouncer"            # the pooler's files, read-only
 POOLER_ADMIN_PASSWORD_FILE = "admin_password"     # beside the pooler's etc/ on the host, never inside

@@ -115,6 +115,14 @@ options:
         type: list
         elements: str
         default: []
+      ipv4_address:
+        description:
+          - Fixed IPv4 address of the container on this network, which must have a configured subnet
+            that holds it (see P(pgdock.postgres.network#module)); refused when another container holds it.
+          - A changed address re-attaches the container to that network (disconnect, connect with the new
+            address) without recreating or restarting it; its connections over that network are cut.
+            Removing the option re-attaches it the same way, with an address Docker picks.
+        type: str
   purge_networks:
     description:
       - Detach the container from every network not listed in O(networks); the list is then the whole truth
@@ -127,7 +135,8 @@ options:
   allow_restart:
     description:
       - Whether a change that needs a new container (settings, image, environment, mounts, ports, healthcheck,
-        memory, shm size, stop timeout, logging, labels) may restart a running server.
+        memory, shm size, stop timeout, logging, labels, ulimits, sysctls, memory reservation, cpuset,
+        capabilities, user, read-only root) may restart a running server.
       - V(false) changes nothing that restarts it and reports the change in RV(pending_changes) with a
         warning; the task succeeds, as P(pgdock.postgres.config#module) does with a pending restart. A stopped
         container is recreated either way.
@@ -140,6 +149,16 @@ options:
     description: Host address the published port binds to.
     type: str
     default: 127.0.0.1
+  published_ports:
+    description:
+      - More published ports, as V([ip:]host_port:container_port[/udp]) (as in community.docker); without
+        an address a port binds to all host addresses (V(0.0.0.0)).
+      - They come after O(published_port) on O(published_host_ip). The first binding of 5432 (O(published_port)
+        when given, else the first entry for 5432 here) is the one the other modules connect to.
+      - A change recreates the container.
+    type: list
+    elements: str
+    default: []
   healthcheck:
     description: Docker healthcheck with C(pg_isready); times in seconds.
     type: dict
@@ -183,13 +202,103 @@ options:
     type: str
     default: 256m
   log_max_size:
-    description: Max size of one json-file log file.
+    description: Max size of one json-file log file (O(log_driver=json-file) only; ignored with another driver).
     type: str
     default: 10m
   log_max_file:
-    description: Number of json-file log files kept.
+    description: Number of json-file log files kept (O(log_driver=json-file) only; ignored with another driver).
     type: int
     default: 5
+  log_driver:
+    description:
+      - Docker log driver of the container (V(json-file), V(local), V(journald), V(syslog), V(none)...,
+        or a plugin's C(owner/name)).
+      - With a driver other than V(json-file), O(log_max_size) and O(log_max_file) are ignored; the driver
+        gets O(log_options) only. The module reads the container's log when a start fails; with V(none)
+        that log is empty.
+    type: str
+    default: json-file
+  log_options:
+    description: Options of the log driver; with V(json-file) they are merged over O(log_max_size) and O(log_max_file).
+    type: dict
+  mounts:
+    description:
+      - Extra mounts besides the data volume and the module's own (secrets, O(init_scripts_dir),
+        O(wal_archive_dir), the tmpfs of O(read_only)); a target at or inside one of those is refused.
+      - A change recreates the container.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      source:
+        description: Host path (V(bind), must exist) or volume name (V(volume), created by Docker when missing). None for V(tmpfs).
+        type: str
+      target:
+        description: Absolute path inside the container.
+        type: str
+        required: true
+      type:
+        description: Kind of mount.
+        type: str
+        choices: [bind, volume, tmpfs]
+        default: volume
+      read_only:
+        description: Mount read-only (V(bind) and V(volume)).
+        type: bool
+        default: false
+      tmpfs_size:
+        description: Size of a V(tmpfs) mount, for example V(64m).
+        type: str
+      tmpfs_mode:
+        description: Octal permission mode of a V(tmpfs) mount, for example V(1777).
+        type: str
+  read_only:
+    description:
+      - Mount the container's root filesystem read-only. The module adds tmpfs mounts at
+        C(/var/run/postgresql) (socket and lock file) and C(/tmp) (the entrypoint's scratch files); the
+        cluster lives in the data volume. Extra writable paths go in O(mounts).
+      - A change recreates the container.
+    type: bool
+    default: false
+  user:
+    description:
+      - Numeric V(uid[:gid]) the entrypoint and server run as (instead of root stepping down to postgres).
+      - The uid must be O(postgres_uid), which owns the password file and the WAL archive directory. The
+        official entrypoint runs as any uid when the data directory belongs to it (and initialises a new
+        volume as any uid), but only as root can it give an existing PGDATA to its user. So when the
+        container is created or recreated with O(user) on a volume that holds a cluster, the module first
+        gives the files in the volume that belong to another uid to O(user) (a throw-away root container
+        of the image), and says so in RV(actions). Without O(user) the entrypoint gives them back to the
+        image's postgres user.
+      - As a non-root user the entrypoint cannot chown or chmod, and needs no capabilities; as root it needs
+        CHOWN, DAC_OVERRIDE, FOWNER, SETUID and SETGID (keep them when using O(cap_drop)).
+      - A change recreates the container.
+    type: str
+  ulimits:
+    description: Resource limits as V(name:soft[:hard]) (as in community.docker), for example V(nofile:65536:65536). A change recreates the container.
+    type: list
+    elements: str
+    default: []
+  sysctls:
+    description: Namespaced kernel parameters (V(net.*), V(kernel.shm*), ...), for example C(net.ipv4.tcp_keepalive_time=60). A change recreates the container.
+    type: dict
+    default: {}
+  memory_reservation:
+    description: Soft memory limit, for example V(1g); at most O(memory). A change recreates the container.
+    type: str
+  cpuset_cpus:
+    description: CPUs the container may run on, for example V(0-3) or V(0,2). A change recreates the container.
+    type: str
+  cap_add:
+    description: Linux capabilities to add, for example V(SYS_NICE). A change recreates the container.
+    type: list
+    elements: str
+    default: []
+  cap_drop:
+    description: Linux capabilities to drop, for example V(NET_RAW) or V(ALL) (see O(user)). A change recreates the container.
+    type: list
+    elements: str
+    default: []
   settings:
     description:
       - Server settings passed as C(-c name=value) on the server's command line.
@@ -274,8 +383,9 @@ options:
         type: str
         choices: [latest, immediate]
 notes:
-  - A change of image, environment, mounts, ports, healthcheck, memory, shm size, stop timeout, logging, labels
-    or settings recreates the container (the data volume is kept), which restarts the server; O(allow_restart=false)
+  - A change of image, environment, mounts, ports, healthcheck, memory, shm size, stop timeout, logging, labels,
+    settings, ulimits, sysctls, memory reservation, cpuset, capabilities, user or read-only root filesystem
+    recreates the container (the data volume is kept), which restarts the server; O(allow_restart=false)
     refuses that. O(cpus) and O(restart_policy) are changed in place with C(docker update), and networks are
     attached and detached, without a restart.
   - A container with this name that was not created by this collection is never changed or removed.

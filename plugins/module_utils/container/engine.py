@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.host_options import (
+    host_config_arguments,
+    tmpfs_mounts,
+)
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import (
     actual_spec,
     desired_spec,
@@ -25,6 +29,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import wait_until_ready
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import (
     attachment_plan,
+    check_static_address,
     connect,
     docker_action,
     ensure_image,
@@ -130,6 +135,7 @@ class ContainerEngine:
             return self._result(None, None, {}, {"image": self.p["image"]})
         layout = layout_of_image(self.p["image"], image.attrs, self.p.get("pgdata"))
         self._check_networks()
+        self._check_log_driver()
         desired = desired_spec(self.p, layout, image.attrs, self.secrets_dir)
         before = self._current_view(existing)
         differences = []
@@ -139,6 +145,8 @@ class ContainerEngine:
         initialised = None
         if existing is None or differences:
             initialised = True if self.volume_filled else self._probe_volume(image, layout)
+            if initialised and self.p.get("user"):
+                self._ensure_volume_owner(image)
         restore = None
         if existing is None and initialised is False and self.filler is not None:
             restore = self.filler.plan(self, layout)
@@ -172,7 +180,8 @@ class ContainerEngine:
             extra["restored_from"] = restore.label["id"]
             if not self.check_mode:
                 extra["restored"] = self.filler.finish(self, restore, container, layout)
-        after = dict(desired, networks=self._networks_after(existing), state=self._wanted_state())
+        after = dict(desired, networks=self._networks_after(existing), state=self._wanted_state(),
+                     ipv4_addresses={n: ip for n, ip in self._wanted_addresses().items() if ip})
         return self._result(container, layout, before, after, extra)
 
     def _restart_refused(self, existing) -> bool:
@@ -198,26 +207,52 @@ class ContainerEngine:
 
     def _check_networks(self) -> None:
         for net in self.p["networks"]:
-            if get_or_none(self.client.networks, net["name"], "network") is None:
+            network = get_or_none(self.client.networks, net["name"], "network")
+            if network is None:
                 msg = (f"networks: network {net['name']!r} does not exist on the Docker host; create it "
                        "first (pgdock.postgres.network)")
                 if not self.check_mode:
                     raise PgdockError(msg)
                 self.warn(msg + " (check mode: assuming an earlier task creates it)")
+            elif net.get("ipv4_address"):
+                check_static_address(network.attrs, net["ipv4_address"], self.p["name"])
+
+    def _check_log_driver(self) -> None:
+        """Refuse a log driver the engine does not have (its creation would fail after the old container went)."""
+        driver = self.p.get("log_driver") or "json-file"
+        with docker_action("reading the engine's log drivers"):
+            available = (self.client.info().get("Plugins") or {}).get("Log") or []
+        if available and driver not in available and driver != "none":  # "none" is not listed
+            raise PgdockError(f"log_driver: the Docker engine has no log driver {driver!r} (it has "
+                              f"{', '.join(sorted(available))})")
 
     def _probe_volume(self, image, layout) -> bool:
         """Whether the data volume holds a cluster the image can run; raise when it cannot."""
         volume = get_or_none(self.client.volumes, self.p["data_volume"], "volume")
         if volume is None:
             return False
-        with docker_action(f"inspecting the content of volume {self.p['data_volume']!r}"):
-            output = self.client.containers.run(
-                image.id, entrypoint=["sh", "-c"], command=[PROBE_SCRIPT], user="0",
-                network_mode="none", remove=True, labels=managed_labels(),
-                mounts=[Mount("/probe", self.p["data_volume"], type="volume", read_only=True)],
-            )
-        found = parse_probe(output.decode("utf-8", "replace"))
+        found = parse_probe(self._in_volume_helper(image, PROBE_SCRIPT, read_only=True))
         return check_volume_fits(layout, self.p["data_volume"], self.p["image"], found)
+
+    def _ensure_volume_owner(self, image) -> None:
+        """With `user`, the cluster in the data volume belongs to its uid (the entrypoint, not root,
+        cannot chown it; as root it gives PGDATA to the image's postgres user)."""
+        uid = self.p["user"].split(":")[0]
+        owner = self.p["user"] if ":" in self.p["user"] else f"{uid}:{uid}"
+        found = self._in_volume_helper(image, f"find /probe \\! -user {uid} | head -n 1", read_only=True)
+        if found.strip():
+            self.log.do(f"give the cluster in data volume {self.p['data_volume']} to uid {owner} (user)",
+                        self._in_volume_helper, image, f"find /probe \\! -user {uid} -exec chown -h {owner} {{}} +")
+
+    def _in_volume_helper(self, image, script: str, read_only: bool = False) -> str:
+        """Output of `script` in a throw-away root container of `image` with the data volume at /probe."""
+        with docker_action(f"running a helper on volume {self.p['data_volume']!r}"):
+            output = self.client.containers.run(
+                image.id, entrypoint=["sh", "-c"], command=[script], user="0",
+                network_mode="none", remove=True, labels=managed_labels(),
+                mounts=[Mount("/probe", self.p["data_volume"], type="volume", read_only=read_only)],
+            )
+        return output.decode("utf-8", "replace")
 
     def _ensure_wal_archive_dir(self) -> None:
         """The wal_archive_dir on the host, owned by the server's uid (its archive_command writes there)."""
@@ -263,27 +298,31 @@ class ContainerEngine:
         for item in desired["mounts"]:
             kind, source, target, mode = item.split(":")
             mounts.append(Mount(target, source, type=kind, read_only=(mode == "ro")))
+        mounts += tmpfs_mounts(desired)
         bindings = {}
-        for port, binding in desired["ports"].items():
-            host_ip, host_port = binding.rsplit(":", 1)
-            bindings[port] = (host_ip, int(host_port))
+        for port, addresses in desired["ports"].items():
+            bindings[port] = [(host_ip, int(host_port)) for host_ip, host_port in
+                              (binding.rsplit(":", 1) for binding in addresses)]
         host_config = api.create_host_config(
             mounts=mounts, port_bindings=bindings, network_mode=first["name"],
             restart_policy={"Name": desired["restart_policy"]},
             mem_limit=desired["memory"] or None, nano_cpus=desired["nano_cpus"] or None,
             shm_size=desired["shm_size"] or None, security_opt=desired["security_opt"],
             log_config=LogConfig(type=desired["log_config"]["type"], config=desired["log_config"]["config"]),
+            **host_config_arguments(desired),
         )
         created = api.create_container(
             self.p["image"], name=self.p["name"], command=desired["command"],
             environment=desired["env"], labels=desired["labels"], healthcheck=desired["healthcheck"],
-            stop_timeout=desired["stop_timeout"], ports=list(bindings), host_config=host_config,
+            stop_timeout=desired["stop_timeout"], ports=[tuple(port.split("/")) for port in bindings], host_config=host_config,
+            user=desired["user"] or None,
             networking_config=api.create_networking_config({
-                first["name"]: api.create_endpoint_config(aliases=first.get("aliases") or None)}),
+                first["name"]: api.create_endpoint_config(aliases=first.get("aliases") or None,
+                                                          ipv4_address=first.get("ipv4_address") or None)}),
         )
         container = self.client.containers.get(created["Id"])
         for net in others:
-            self.client.networks.get(net["name"]).connect(container, aliases=net.get("aliases") or None)
+            self._connect(container, net["name"], net.get("aliases") or None)
         for name, aliases in sorted(kept_networks.items()):
             self.client.networks.get(name).connect(container, aliases=aliases or None)
         container.reload()
@@ -309,19 +348,25 @@ class ContainerEngine:
         """Connect to the listed networks, with their aliases; disconnect from the others only
         with purge_networks (networks that others attached the container to are kept otherwise)."""
         plan = attachment_plan(self._wanted_networks(), self._attached_networks(container))
+        addresses = self._attached_addresses(container)
+        plan["reconnect"] = sorted(set(plan["reconnect"]) | {
+            n for n, ip in self._wanted_addresses().items() if n in addresses and addresses[n] != ip})
         if not self.p["purge_networks"]:
             plan["disconnect"] = []
         wanted = {n["name"]: n.get("aliases") or None for n in self.p["networks"]}
         for name in plan["disconnect"]:
             self.log.do(f"disconnect from network {name}", self._disconnect, container, name)
         for name in plan["reconnect"]:
-            self.log.do(f"reconnect to network {name} with aliases {wanted[name]}", self._reconnect,
+            address = self._wanted_addresses()[name]
+            self.log.do(f"reconnect to network {name} with aliases {wanted[name]}"
+                        + (f" and address {address}" if address else ""), self._reconnect,
                         container, name, wanted[name])
         for name in plan["connect"]:
             self.log.do(f"connect to network {name}", self._connect, container, name, wanted[name])
 
     def _connect(self, container, network: str, aliases) -> None:
-        self.client.networks.get(network).connect(container, aliases=aliases)
+        self.client.networks.get(network).connect(container, aliases=aliases,
+                                                  ipv4_address=self._wanted_addresses().get(network) or None)
 
     def _disconnect(self, container, network: str) -> None:
         self.client.networks.get(network).disconnect(container)
@@ -351,6 +396,14 @@ class ContainerEngine:
         endpoints = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
         return {name: user_aliases(ep.get("Aliases"), self.p["name"], container.id) for name, ep in endpoints.items()}
 
+    def _attached_addresses(self, container) -> dict:
+        """Network -> the fixed IPv4 address of the container's endpoint there ('' when Docker picks it)."""
+        endpoints = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        return {name: (ep.get("IPAMConfig") or {}).get("IPv4Address") or "" for name, ep in endpoints.items()}
+
+    def _wanted_addresses(self) -> dict:
+        return {n["name"]: n.get("ipv4_address") or "" for n in self.p["networks"]}
+
     def _wanted_networks(self) -> dict:
         return {n["name"]: sorted(n.get("aliases") or []) for n in self.p["networks"]}
 
@@ -373,6 +426,7 @@ class ContainerEngine:
         image = get_or_none(self.client.images, existing.attrs.get("Image"), "image")
         view = actual_spec(existing.attrs, image.attrs if image else None)
         view["networks"] = self._attached_networks(existing)
+        view["ipv4_addresses"] = {n: ip for n, ip in self._attached_addresses(existing).items() if ip}
         view["state"] = "running" if existing.status in ("running", "restarting") else "exited"
         return view
 

@@ -6,8 +6,19 @@ has (read from `docker inspect`), both in one comparable shape, and the differen
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.host_options import (
+    actual_host_fields,
+    check_mount_targets,
+    desired_host_fields,
+    desired_log_config,
+    desired_ports,
+    extra_mounts,
+    inherited_host_params,
+    validate_host_options,
+)
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
     CONTAINER_LABEL,
     CONTAINER_PORT,
@@ -40,6 +51,7 @@ FORBIDDEN_ENV = ("POSTGRES_PASSWORD",)
 RECREATE_FIELDS = (
     "image", "image_id", "command", "env", "labels", "mounts", "ports", "healthcheck",
     "restart_policy", "stop_timeout", "memory", "nano_cpus", "shm_size", "security_opt", "log_config",
+    "ulimits", "sysctls", "memory_reservation", "cpuset_cpus", "cap_add", "cap_drop", "user", "read_only", "tmpfs",
 )
 # what `docker update` changes on a running container, without restarting it
 IN_PLACE_FIELDS = ("restart_policy", "nano_cpus")
@@ -105,10 +117,19 @@ def validate_options(p: dict) -> None:
     for name in names:
         if name in ("bridge", "host", "none", "default"):
             raise PgdockError(f"networks: {name!r} is not a user-defined network; use pgdock.postgres.network")
+    for net in p["networks"]:
+        if net.get("ipv4_address"):
+            try:
+                ipaddress.IPv4Address(net["ipv4_address"])
+            except ValueError:
+                raise PgdockError(f"networks: ipv4_address {net['ipv4_address']!r} of network {net['name']!r} "
+                                  "is not an IPv4 address") from None
+    validate_host_options(p)
 
 
 def desired_spec(p: dict, layout: ImageLayout, image_attrs: dict, secrets_dir: str) -> dict:
     """The comparable spec the options ask for (see actual_spec for the same shape)."""
+    check_mount_targets(p, layout.volume_path)
     env = {
         "POSTGRES_USER": p["superuser"],
         "POSTGRES_DB": p.get("database") or p["superuser"],
@@ -128,9 +149,7 @@ def desired_spec(p: dict, layout: ImageLayout, image_attrs: dict, secrets_dir: s
         mounts.append(f"bind:{p['init_scripts_dir']}:{INITDB_SCRIPTS_MOUNT}:ro")
     if p.get("wal_archive_dir"):
         mounts.append(f"bind:{p['wal_archive_dir']}:{WAL_ARCHIVE_MOUNT}:rw")
-    ports = {}
-    if p.get("published_port"):
-        ports[CONTAINER_PORT] = f"{p['published_host_ip']}:{p['published_port']}"
+    mounts += extra_mounts(p)
     hc = p["healthcheck"]
     labels = managed_labels(p.get("labels"))
     labels[CONTAINER_LABEL] = p["name"]
@@ -142,7 +161,7 @@ def desired_spec(p: dict, layout: ImageLayout, image_attrs: dict, secrets_dir: s
         "env": _own_items(env, image_env(image_attrs)),
         "labels": _own_items(labels, (image_attrs.get("Config") or {}).get("Labels") or {}),
         "mounts": sorted(mounts),
-        "ports": ports,
+        "ports": desired_ports(p),
         "healthcheck": {
             "test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", p["superuser"],
                      "-d", "postgres", "-q"],
@@ -157,8 +176,8 @@ def desired_spec(p: dict, layout: ImageLayout, image_attrs: dict, secrets_dir: s
         "nano_cpus": int(round(p["cpus"] * NS_PER_SECOND)) if p.get("cpus") else 0,
         "shm_size": size_in_bytes(p.get("shm_size"), "shm_size") or 0,
         "security_opt": ["no-new-privileges:true"],
-        "log_config": {"type": "json-file",
-                       "config": {"max-size": p["log_max_size"], "max-file": str(p["log_max_file"])}},
+        "log_config": desired_log_config(p),
+        **desired_host_fields(p),
     }
 
 
@@ -171,6 +190,8 @@ def actual_spec(container_attrs: dict, image_attrs: dict | None) -> dict:
     declared = set(((image_attrs.get("Config") or {}).get("Volumes") or {}))
     mounts = []
     for m in container_attrs.get("Mounts") or []:
+        if m.get("Type") == "tmpfs":  # compared with their options, from HostConfig (host_options)
+            continue
         if m.get("Type") == "volume":
             if m.get("Destination") in declared and _is_anonymous(m.get("Name", "")):
                 continue
@@ -180,8 +201,8 @@ def actual_spec(container_attrs: dict, image_attrs: dict | None) -> dict:
         mounts.append(f"{m.get('Type')}:{source}:{m.get('Destination')}:{'rw' if m.get('RW') else 'ro'}")
     ports = {}
     for port, bindings in (host.get("PortBindings") or {}).items():
-        for b in bindings or []:
-            ports[port] = f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}"
+        if bindings:
+            ports[port] = [f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}" for b in bindings]
     hc = config.get("Healthcheck") or {}
     log = host.get("LogConfig") or {}
     return {
@@ -206,6 +227,7 @@ def actual_spec(container_attrs: dict, image_attrs: dict | None) -> dict:
         "shm_size": host.get("ShmSize") or 0,
         "security_opt": list(host.get("SecurityOpt") or []),
         "log_config": {"type": log.get("Type"), "config": dict(log.get("Config") or {})},
+        **actual_host_fields(container_attrs),
     }
 
 
@@ -239,7 +261,8 @@ def split_differences(differences: list[str], desired: dict) -> tuple[list[str],
 def inherited_params(container_attrs: dict, image_attrs: dict | None) -> dict:
     """Container options read back from a running server, for a container that takes its place or
     its role (a replica of it, a rejoined former primary): database, initdb arguments, own
-    environment, healthcheck, restart policy, stop timeout, limits, log rotation, published address."""
+    environment, healthcheck, restart policy, stop timeout, limits, capabilities, user, read-only root,
+    log driver and rotation, published address."""
     actual = actual_spec(container_attrs, image_attrs)
     env = env_to_dict((container_attrs.get("Config") or {}).get("Env"))
     hc = actual["healthcheck"]
@@ -251,6 +274,7 @@ def inherited_params(container_attrs: dict, image_attrs: dict | None) -> dict:
         "memory": str(actual["memory"]) if actual["memory"] else None,
         "cpus": actual["nano_cpus"] / NS_PER_SECOND if actual["nano_cpus"] else None,
         "shm_size": str(actual["shm_size"]) if actual["shm_size"] else None,
+        **inherited_host_params(actual),
     }
     if env.get("POSTGRES_INITDB_ARGS") is not None:
         params["initdb_args"] = env["POSTGRES_INITDB_ARGS"]
@@ -259,11 +283,13 @@ def inherited_params(container_attrs: dict, image_attrs: dict | None) -> dict:
     if hc["interval"]:
         params["healthcheck"] = {"interval": hc["interval"] // NS_PER_SECOND, "timeout": hc["timeout"] // NS_PER_SECOND,
                                  "retries": hc["retries"], "start_period": hc["start_period"] // NS_PER_SECOND}
+    if actual["log_config"]["type"] != "json-file":
+        params.update(log_driver=actual["log_config"]["type"], log_options=log)
     if log.get("max-size"):
         params["log_max_size"] = log["max-size"]
     if log.get("max-file"):
         params["log_max_file"] = int(log["max-file"])
-    binding = next(iter(actual["ports"].values()), None)
+    binding = next(iter(actual["ports"].get(CONTAINER_PORT) or []), None)
     if binding:
         params["published_host_ip"] = binding.rsplit(":", 1)[0]
     archive_dir = mount_source(container_attrs, WAL_ARCHIVE_MOUNT, "bind")

@@ -7,6 +7,7 @@ into messages an operator can act on."""
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import traceback
 
 try:
@@ -31,11 +32,13 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.errors import Pgdo
 DOCKER_COMMON_ARGS = CONNECTION_ARGS
 
 
-def networks_option() -> dict:
-    """The argument spec of a server's `networks` option (name, aliases), the same in every module."""
+def networks_option(**extra) -> dict:
+    """The argument spec of a server's `networks` option (name, aliases), the same in every module;
+    `extra` suboptions for a module that takes more (the container module's ipv4_address)."""
     return dict(type="list", elements="dict", options=dict(
         name=dict(type="str", required=True),
         aliases=dict(type="list", elements="str", default=[]),
+        **extra,
     ))
 
 
@@ -175,6 +178,21 @@ def attachment_plan(wanted: dict, attached: dict) -> dict:
         "reconnect": sorted(n for n in wanted if n in attached and sorted(attached[n]) != sorted(wanted[n])),
         "connect": sorted(set(wanted) - set(attached)),
     }
+
+
+def check_static_address(network_attrs: dict, address: str, container: str) -> None:
+    """Refuse a fixed IPv4 address outside the network's configured subnets, or held by another container."""
+    name = network_attrs.get("Name")
+    subnets = [c["Subnet"] for c in (network_attrs.get("IPAM") or {}).get("Config") or [] if c.get("Subnet")]
+    ip = ipaddress.ip_address(address)
+    if not any(ip.version == ipaddress.ip_network(s, strict=False).version and ip in ipaddress.ip_network(s, strict=False)
+               for s in subnets):
+        raise PgdockError(f"networks: ipv4_address {address} is not in a subnet configured on network {name!r} "
+                          f"({', '.join(subnets) or 'none: create the network with a subnet'})")
+    for holder in ((network_attrs.get("Containers") or {}).values()):
+        if (holder.get("IPv4Address") or "").split("/")[0] == address and holder.get("Name") != container:
+            raise PgdockError(f"networks: ipv4_address {address} on network {name!r} is in use by container "
+                              f"{holder.get('Name')!r}")
 
 
 def size_in_bytes(value, option: str) -> int | None:

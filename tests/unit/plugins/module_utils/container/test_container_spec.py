@@ -52,20 +52,31 @@ def inspect_of(desired: dict, image: dict) -> dict:
         mounts.append(m)
     hc = desired["healthcheck"]
     ports = {}
-    for port, binding in desired["ports"].items():
-        ip, hp = binding.rsplit(":", 1)
-        ports[port] = [{"HostIp": ip, "HostPort": hp}]
+    for port, bindings in desired["ports"].items():
+        ports[port] = [dict(zip(("HostIp", "HostPort"), b.rsplit(":", 1))) for b in bindings]
+    tmpfs = []
+    for item in desired["tmpfs"]:
+        target, size, mode = item.split(":")
+        options = dict({"SizeBytes": int(size)} if int(size) else {}, **({"Mode": int(mode, 8)} if mode else {}))
+        tmpfs.append({"Type": "tmpfs", "Target": target, "TmpfsOptions": options})
+        mounts.append({"Type": "tmpfs", "Destination": target, "RW": True, "Source": ""})
     return {
         "Image": desired["image_id"],
         "Config": {"Image": desired["image"], "Cmd": desired["command"], "Env": env, "Labels": labels,
                    "Healthcheck": {"Test": hc["test"], "Interval": hc["interval"], "Timeout": hc["timeout"],
                                    "Retries": hc["retries"], "StartPeriod": hc["start_period"]},
-                   "StopTimeout": desired["stop_timeout"]},
+                   "StopTimeout": desired["stop_timeout"], "User": desired["user"]},
         "Mounts": mounts,
         "HostConfig": {"PortBindings": ports, "RestartPolicy": {"Name": desired["restart_policy"]},
                        "Memory": desired["memory"], "NanoCpus": desired["nano_cpus"],
                        "ShmSize": desired["shm_size"], "SecurityOpt": desired["security_opt"],
-                       "LogConfig": {"Type": "json-file", "Config": desired["log_config"]["config"]}},
+                       "LogConfig": {"Type": desired["log_config"]["type"], "Config": desired["log_config"]["config"]},
+                       "Ulimits": [dict(zip(("Name", "Soft", "Hard"), (u.split(":")[0], *map(int, u.split(":")[1:]))))
+                                   for u in desired["ulimits"]] or None,
+                       "Sysctls": desired["sysctls"] or None, "MemoryReservation": desired["memory_reservation"],
+                       "CpusetCpus": desired["cpuset_cpus"], "CapAdd": [c.replace("CAP_", "") for c in desired["cap_add"]] or None,
+                       "CapDrop": desired["cap_drop"] or None, "ReadonlyRootfs": desired["read_only"],
+                       "Mounts": tmpfs},
     }
 
 
@@ -80,7 +91,7 @@ def test_desired_spec_is_production_shaped():
     assert d["command"] == ["postgres", "-c", "log_connections=on", "-c", "shared_buffers=256MB"]
     assert d["env"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/pgdock/superuser_password"
     assert "POSTGRES_PASSWORD" not in d["env"]
-    assert d["ports"] == {"5432/tcp": "127.0.0.1:5432"}
+    assert d["ports"] == {"5432/tcp": ["127.0.0.1:5432"]}
     assert "volume:pg-main-data:/var/lib/postgresql:rw" in d["mounts"]
     assert "bind:/var/lib/pgdock/pg-main/secrets:/run/secrets/pgdock:ro" in d["mounts"]
     assert d["memory"] == 1024 ** 3 and d["nano_cpus"] == 1_500_000_000
@@ -115,6 +126,21 @@ def test_anonymous_volume_of_the_image_is_ignored():
     (dict(data_volume="other"), "mounts"),
     (dict(healthcheck=dict(interval=5, timeout=5, retries=5, start_period=30)), "healthcheck"),
     (dict(log_max_file=3), "log_config"),
+    (dict(log_driver="local"), "log_config"),
+    (dict(log_options={"compress": "true"}), "log_config"),
+    (dict(published_ports=["127.0.0.1:6000:5432"]), "ports"),
+    (dict(mounts=[{"source": "extra", "target": "/srv/x"}]), "mounts"),
+    (dict(mounts=[{"target": "/scratch", "type": "tmpfs"}]), "tmpfs"),
+    (dict(read_only=True), "read_only"),
+    (dict(read_only=True), "tmpfs"),
+    (dict(user="999"), "user"),
+    (dict(ulimits=["nofile:10"]), "ulimits"),
+    (dict(sysctls={"net.core.somaxconn": 9}), "sysctls"),
+    (dict(memory_reservation="256m"), "memory_reservation"),
+    (dict(cpuset_cpus="0"), "cpuset_cpus"),
+    (dict(cap_add=["SYS_NICE"]), "cap_add"),
+    (dict(cap_drop=["NET_RAW"]), "cap_drop"),
+    (dict(shm_size="1g"), "shm_size"),
 ])
 def test_each_change_is_detected(change, field):
     running = desired_for()
@@ -174,6 +200,9 @@ def test_topology_labels_are_ignored_unless_asked_for():
     dict(database="app", env={"TZ": "UTC"}, stop_timeout=45, memory=None, cpus=None, shm_size="512m",
          healthcheck=dict(interval=3, timeout=2, retries=7, start_period=11), restart_policy="always",
          log_max_size="5m", log_max_file=2, published_host_ip="127.0.0.2"),
+    dict(log_driver="local", log_options={"max-size": "5m"}, ulimits=["nofile:100:200"], sysctls={"net.core.somaxconn": 9},
+         memory_reservation="512m", cpuset_cpus="0", cap_add=["SYS_NICE"], cap_drop=["ALL"], user="999:999",
+         read_only=True, postgres_uid=999),
 ])
 def test_inherited_params_rebuild_the_same_spec(over):
     """A container made from what another one shows has the same spec (but its own name, volume...)."""
