@@ -7,6 +7,8 @@ into messages an operator can act on."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import traceback
 
 try:
@@ -154,6 +156,12 @@ def managed_labels(extra: dict | None = None) -> dict:
     labels = dict(extra or {})
     labels[MANAGED_LABEL] = MANAGED_VALUE
     return labels
+
+
+def spec_digest(spec: dict) -> str:
+    """A short digest of a sidecar container's spec (JSON), kept in a label: a different digest
+    means the container must be recreated."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def is_managed(labels: dict | None) -> bool:

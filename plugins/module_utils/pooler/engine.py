@@ -7,8 +7,6 @@ configuration files on the Docker host (mounted read-only), TLS towards its clie
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import secrets
 
@@ -29,6 +27,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
     get_or_none,
     is_managed,
     managed_labels,
+    spec_digest,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import (
     read_secret,
@@ -315,7 +314,7 @@ class PoolerRun:
         """(container, fresh): fresh when created, recreated or started by this run."""
         networks = self._networks(primary)
         spec = self._spec(networks)
-        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+        digest = spec_digest(spec)
         ensure_image(self.client, self.p["image"], self.p["pull"], self.log, self.warn)
         if existing is not None and existing.labels.get(POOLER_SPEC_LABEL) == digest:
             existing.reload()
