@@ -39,7 +39,7 @@ attributes:
     support: full
   diff_mode:
     support: full
-    details: The diff shows the exporter container's spec (it holds no secret, only the password file's path).
+    details: The diff shows the digest of the exporter container's spec (label C(org.pgdock.exporter-spec)).
 options:
   server:
     description:

@@ -28,6 +28,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
     get_or_none,
     is_managed,
     managed_labels,
+    sidecar_networks,
     spec_digest,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import (
@@ -119,15 +120,16 @@ class MonitorRun:
                                            self.check_mode, self.warn)
             self.log.extend(statements, prefix="monitoring role: ")
             sslmode = self._ensure_hba(session)
-        networks = self._networks(server)
+        networks = sidecar_networks(self.client, server, self.p.get("networks"), "exporter")
         spec = exporter_spec(self.p, server.name, networks, directory, sslmode)
-        before = self._current_spec(existing)
-        self._ensure_container(existing, spec, server.name)
+        digest = spec_digest(spec)
+        before = {"spec_digest": existing.labels.get(MONITOR_SPEC_LABEL)} if existing is not None else {}
+        self._ensure_container(existing, spec, digest, server.name)
         result = self.log.result(monitor={
             "name": self.name, "server": server.name, "role": self.p["role"],
             "password_file": os.path.join(directory, MONITOR_PASSWORD_FILE),
             "url": f"http://{self.p['published_host_ip']}:{self.p['published_port']}/metrics"})
-        return with_diff(result, self.want_diff, before or {}, spec)
+        return with_diff(result, self.want_diff, before, {"spec_digest": digest})
 
     def _password(self, directory: str) -> str:
         """The monitoring role's password, kept in `<directory>/password` (0600, owned by uid); made
@@ -152,24 +154,8 @@ class MonitorRun:
         return sslmode
 
     # -- the container -------------------------------------------------------------------------------
-    def _networks(self, server) -> list[str]:
-        attached = list((server.attrs.get("NetworkSettings") or {}).get("Networks") or {})
-        wanted = self.p.get("networks") or attached
-        if not set(wanted) & set(attached):
-            raise PgdockError(f"networks: the exporter must share a network with {server.name!r} (on "
-                              f"{', '.join(attached) or 'none'}); given {', '.join(wanted)}")
-        for name in wanted:
-            if get_or_none(self.client.networks, name, "network") is None:
-                raise PgdockError(f"networks: network {name!r} does not exist; create it first (pgdock.postgres.network)")
-        return wanted
 
-    @staticmethod
-    def _current_spec(existing) -> dict | None:
-        """What the diff shows of the running exporter (its spec digest; its options are not secret)."""
-        return {"spec_digest": existing.labels.get(MONITOR_SPEC_LABEL)} if existing is not None else None
-
-    def _ensure_container(self, existing, spec: dict, server: str) -> None:
-        digest = spec_digest(spec)
+    def _ensure_container(self, existing, spec: dict, digest: str, server: str) -> None:
         ensure_image(self.client, self.p["image"], self.p["pull"], self.log, self.warn)
         if existing is not None and existing.labels.get(MONITOR_SPEC_LABEL) == digest:
             if existing.status != "running":
