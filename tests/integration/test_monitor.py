@@ -46,6 +46,16 @@ def monitor_args(cleanup, exporter_image):
     return _args
 
 
+def test_image_is_debians_exporter_as_nobody(docker_client, exporter_image, cleanup, unique):
+    config = docker_client.images.get(exporter_image).attrs["Config"]
+    assert (config["Entrypoint"], config["User"]) == (["/usr/bin/prometheus-postgres-exporter"], "65534:65534")
+    name = unique("version")
+    cleanup["containers"].append(name)
+    container = docker_client.containers.run(exporter_image, ["--version"], name=name, detach=True)
+    assert container.wait(timeout=60)["StatusCode"] == 0
+    assert "postgres_exporter, version 0.11.1" in container.logs().decode()
+
+
 def metrics(port: int, want: str, timeout: float = 60) -> str:
     """The exporter's /metrics once it holds the line starting with `want`."""
     deadline, text = time.monotonic() + timeout, ""
@@ -156,24 +166,19 @@ def test_bad_input_fails_clearly_and_changes_nothing(pg_server, monitor_args, do
     assert not docker_client.containers.list(all=True, filters={"name": f"^{server['name']}-exporter$"})
 
 
-ROLES_PLAYBOOK = """
-- hosts: localhost
-  gather_facts: false
-  roles:
-    - role: pgdock.postgres.server
-    - role: pgdock.postgres.monitoring
-"""
-
-
-def test_server_and_monitoring_roles_with_pg_stat_statements(server_vars, cleanup, exporter_image):
+def test_deploy_with_monitoring_and_pg_stat_statements(server_vars, cleanup, exporter_image):
+    """playbooks/deploy.yml with pgdock_monitoring: the server and monitoring roles."""
+    from ansible_runner import REPO
     from test_server_role_ca import deploy
 
     name = server_vars["pgdock_server_name"]
     cleanup["containers"].append(f"{name}-exporter")
-    stack = dict(server_vars, pgdock_server_pg_stat_statements=True, pgdock_server_config={"track_io_timing": "on"},
+    playbook = REPO / "playbooks" / "deploy.yml"
+    stack = dict(server_vars, pgdock_hosts="localhost", pgdock_monitoring=True,
+                 pgdock_server_pg_stat_statements=True, pgdock_server_config={"track_io_timing": "on"},
                  pgdock_monitoring_image=exporter_image, pgdock_monitoring_pull="never",
                  pgdock_monitoring_published_port=unused_port())
-    assert deploy(stack, ROLES_PLAYBOOK) > 0
+    assert deploy(stack, playbook) > 0
     port, password = stack["pgdock_server_published_port"], stack["pgdock_server_superuser_password"]
     assert sql(port, password, "show shared_preload_libraries") == [("pg_stat_statements",)]
     assert sql(port, password, "select extname from pg_extension where extname = 'pg_stat_statements'")
@@ -184,7 +189,7 @@ def test_server_and_monitoring_roles_with_pg_stat_statements(server_vars, cleanu
                             encoding="utf-8").read().strip()
     assert sql(port, monitor_password, "select count(*) > 0 from pg_stat_statements where query <> '<insufficient privilege>'",
                user="pgdock_monitor")[0] == (True,)
-    assert deploy(stack, ROLES_PLAYBOOK) == 0
+    assert deploy(stack, playbook) == 0
 
 
 @pytest.mark.skip(reason="postgres_exporter 0.11.1 exports no pg_stat_statements metrics by default (only through "
