@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Build the offline test images (no registry is reachable here) from Debian packages:
-#   pgdock-test/postgres:15 (bookworm), :17 (trixie), :18 (forky), pgdock-test/pgbouncer:latest (trixie)
+#   pgdock-test/postgres:15 (bookworm), :17 (trixie), :18 (forky), pgdock-test/pgbouncer:latest (trixie),
+#   pgdock-test/postgres-exporter:latest (bookworm: Prometheus' postgres_exporter 0.11.1)
 #   and, only when named, pgdock-test/host:latest (trixie with docker.io and openssh-server: a
 #   "Docker host" of the multi-host test bed, see testbed/hosts.sh)
 # debootstrap a minimal root filesystem, renumber the postgres user to uid/gid 999 as in the
 # official image (postgres and pgbouncer kinds), `docker import` it, then build
 # testbed/images/<kind>/Dockerfile on top.
 # An image is rebuilt only when missing or when its recipe (this script + its image folder) changed.
-# Usage: build-images.sh [15 17 18 pgbouncer host]   (default: 15 17 18 pgbouncer)
+# Usage: build-images.sh [15 17 18 pgbouncer postgres-exporter host]   (default: 15 17 18 pgbouncer postgres-exporter)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,21 +31,22 @@ spec() {
     17) echo "trixie postgres postgresql-17 xz-utils zstd" ;;
     18) echo "forky postgres postgresql-18 xz-utils zstd" ;;
     pgbouncer) echo "trixie pgbouncer pgbouncer postgresql-client" ;;
+    postgres-exporter) echo "bookworm exporter prometheus-postgres-exporter" ;;
     # debootstrap does not resolve python3-cryptography's virtual dependency: the cffi backend is named
     host) echo "trixie host docker.io docker-cli iptables openssh-server python3 python3-docker python3-psycopg2 python3-cryptography python3-cffi-backend procps iproute2" ;;
-    *) log "unknown image '$1' (known: 15 17 18 pgbouncer host)"; return 1 ;;
+    *) log "unknown image '$1' (known: 15 17 18 pgbouncer postgres-exporter host)"; return 1 ;;
   esac
 }
 
 tag_of() {
   case "$1" in
-    pgbouncer|host) echo "pgdock-test/$1:latest" ;;
+    pgbouncer|postgres-exporter|host) echo "pgdock-test/$1:latest" ;;
     *) echo "pgdock-test/postgres:$1" ;;
   esac
 }
 
 # what every image of a kind gets besides its own packages
-base_packages() { if [ "$1" = host ]; then echo ca-certificates; else echo ca-certificates,gosu,locales; fi; }
+base_packages() { case "$1" in host|exporter) echo ca-certificates ;; *) echo ca-certificates,gosu,locales ;; esac; }
 
 recipe_hash() {
   local kind=$1; shift
@@ -90,7 +92,7 @@ rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/*.log /tmp/* /var/tmp/*
 CHROOT
 }
 
-# the Docker host: no ssh host keys (each host makes its own when it starts), no apt cache
+# the Docker host and the exporter: no ssh host keys (each host makes its own when it starts), no apt cache
 prepare_host_root() {
   chroot "$1" /bin/sh -eu <<'CHROOT'
 rm -f /etc/ssh/ssh_host_*
@@ -119,7 +121,7 @@ build_one() {
     "$suite" "$root" "$(mirror)" "${script[@]}" >"$root.log" 2>&1 \
     || { log "$tag: debootstrap failed; last lines:"; tail -n 20 "$root.log" >&2; return 1; }
   rm -f "$root.log"
-  if [ "$kind" = host ]; then prepare_host_root "$root"; else prepare_postgres_root "$root"; fi
+  case "$kind" in host|exporter) prepare_host_root "$root" ;; *) prepare_postgres_root "$root" ;; esac
   local base="pgdock-test/rootfs:$target-$hash"
   tar -C "$root" --numeric-owner -c . | docker import - "$base" >/dev/null
   local args=(--build-arg "BASE=$base" --label "org.pgdock.recipe=$hash")
@@ -136,7 +138,7 @@ build_one() {
 }
 
 command -v debootstrap >/dev/null || { log "debootstrap missing: run testbed/ensure-docker.sh first"; exit 1; }
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(15 17 18 pgbouncer)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(15 17 18 pgbouncer postgres-exporter)
 for t in "${targets[@]}"; do spec "$t" >/dev/null; done
 # two at a time: downloads and unpacking overlap well on two cores
 pids=(); failed=0

@@ -22,6 +22,8 @@ UPSTREAM_LABEL = "org.pgdock.replica-of"  # the server a standby streams from
 SYNC_LABEL = "org.pgdock.synchronous"     # "true" when the standby is synchronous
 TOPOLOGY_LABELS = (ROLE_LABEL, UPSTREAM_LABEL, SYNC_LABEL)
 POOLER_SPEC_LABEL = "org.pgdock.pooler-spec"       # digest of the pooler container's spec
+MONITOR_SPEC_LABEL = "org.pgdock.exporter-spec"    # digest of the exporter container's spec
+MONITORED_LABEL = "org.pgdock.exporter-of"         # the server a postgres_exporter container watches
 ARCHIVER_LABEL = "org.pgdock.wal-archiver-of"      # the server a pg_receivewal sidecar archives
 RESTORED_LABEL = "org.pgdock.restored-from"        # the backup a restored server was made from
 HELPER_LABEL = "org.pgdock.helper"                 # what a one-shot helper container does
@@ -44,6 +46,11 @@ READ_ONLY_TMPFS = ("/var/run/postgresql", "/tmp")
 REPO_MOUNT = "/pgdock-repo"                       # the backup repository in helper containers
 POOLER_CONFIG_MOUNT = "/etc/pgbouncer"            # the pooler's files, read-only
 POOLER_ADMIN_PASSWORD_FILE = "admin_password"     # beside the pooler's etc/ on the host, never inside
+EXPORTER_PORT = 9187
+EXPORTER_CONTAINER_PORT = f"{EXPORTER_PORT}/tcp"
+MONITOR_MOUNT = "/run/secrets/pgdock-monitor"     # the exporter's directory (its password file), read-only
+MONITOR_PASSWORD_FILE = "password"                # the monitoring role's password, in that directory
+EXPORTER_UID = 65534                              # nobody, as in the upstream postgres_exporter image
 # the official image's entrypoint reads these; the container module sets them
 ENTRYPOINT_ENV = ("POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD_FILE", "POSTGRES_INITDB_ARGS", "PGDATA")
 
@@ -59,6 +66,12 @@ DEFAULT_LOCK_DIR = os.path.join(HOST_ROOT, "locks")
 def secrets_dir_for(name: str) -> str:
     """A server's default secrets directory on the Docker host."""
     return os.path.join(HOST_ROOT, name, "secrets")
+
+
+def monitor_dir_for(server_secrets_dir: str | None, server: str) -> str:
+    """An exporter's default directory: `monitor` beside the server's secrets directory."""
+    parent = os.path.dirname(server_secrets_dir.rstrip("/")) if server_secrets_dir else os.path.join(HOST_ROOT, server)
+    return os.path.join(parent, "monitor")
 
 
 def pooler_dir_for(name: str) -> str:

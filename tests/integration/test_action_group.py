@@ -33,6 +33,7 @@ def module_args(repository: str) -> dict:
         "backup": {"repository": repository, "container": server, "kind": "full"},
         "restore": {"repository": repository, "name": "pgdt-group-restored", "networks": [{"name": "pgdt-group-net"}]},
         "pooler": {"name": "pgdt-group-pooler", "state": "absent"},
+        "monitor": {"name": "pgdt-group-exporter", "state": "absent"},
         "switchover": {"pooler": "pgdt-group-pooler", "target": server},
         "query": {"query": "SELECT 1", "container": server},
         "script": {"content": "SELECT 1", "container": server},

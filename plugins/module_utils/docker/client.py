@@ -7,7 +7,9 @@ into messages an operator can act on."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
+import json
 import traceback
 
 try:
@@ -157,6 +159,26 @@ def managed_labels(extra: dict | None = None) -> dict:
     labels = dict(extra or {})
     labels[MANAGED_LABEL] = MANAGED_VALUE
     return labels
+
+
+def sidecar_networks(client, server, wanted: list | None, what: str) -> list[str]:
+    """The networks of a container beside `server` (a pooler, an exporter): `wanted`, or the
+    server's; one must be shared with the server and each must exist."""
+    attached = list((server.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+    wanted = wanted or attached
+    if not set(wanted) & set(attached):
+        raise PgdockError(f"networks: the {what} must share a network with {server.name!r} (on "
+                          f"{', '.join(attached) or 'none'}); given {', '.join(wanted)}")
+    for name in wanted:
+        if get_or_none(client.networks, name, "network") is None:
+            raise PgdockError(f"networks: network {name!r} does not exist; create it first (pgdock.postgres.network)")
+    return wanted
+
+
+def spec_digest(spec: dict) -> str:
+    """A short digest of a sidecar container's spec (JSON), kept in a label: a different digest
+    means the container must be recreated."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def is_managed(labels: dict | None) -> bool:

@@ -7,8 +7,6 @@ configuration files on the Docker host (mounted read-only), TLS towards its clie
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import secrets
 
@@ -29,6 +27,8 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
     get_or_none,
     is_managed,
     managed_labels,
+    sidecar_networks,
+    spec_digest,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import (
     read_secret,
@@ -296,26 +296,15 @@ class PoolerRun:
                            ssl=admin_ssl(ini_text, self.root))
 
     # -- the container -------------------------------------------------------------------------------
-    def _networks(self, primary) -> list[str]:
-        attached = list((primary.attrs.get("NetworkSettings") or {}).get("Networks") or {})
-        wanted = self.p.get("networks") or attached
-        if not set(wanted) & set(attached):
-            raise PgdockError(f"networks: the pooler must share a network with {primary.name!r} (on "
-                              f"{', '.join(attached) or 'none'}); given {', '.join(wanted)}")
-        for name in wanted:
-            if get_or_none(self.client.networks, name, "network") is None:
-                raise PgdockError(f"networks: network {name!r} does not exist; create it first (pgdock.postgres.network)")
-        return wanted
-
     def _spec(self, networks: list[str]) -> dict:
         return {"image": self.p["image"], "networks": networks, "port": self.p["published_port"],
                 "host_ip": self.p["published_host_ip"], "uid": self.p["uid"], "config_dir": self.config_dir}
 
     def _ensure_container(self, existing, primary):
         """(container, fresh): fresh when created, recreated or started by this run."""
-        networks = self._networks(primary)
+        networks = sidecar_networks(self.client, primary, self.p.get("networks"), "pooler")
         spec = self._spec(networks)
-        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+        digest = spec_digest(spec)
         ensure_image(self.client, self.p["image"], self.p["pull"], self.log, self.warn)
         if existing is not None and existing.labels.get(POOLER_SPEC_LABEL) == digest:
             existing.reload()

@@ -7,17 +7,11 @@ from hba.server_file.ensure_replication_rules."""
 
 from __future__ import annotations
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
-from ansible_collections.pgdock.postgres.plugins.module_utils.role.engine import RoleRun, validate_options
-from ansible_collections.pgdock.postgres.plugins.module_utils.role.options import OPTIONS as ROLE_OPTIONS
-from ansible_collections.pgdock.postgres.plugins.module_utils.runner import spec_params
+from ansible_collections.pgdock.postgres.plugins.module_utils.role.engine import ensure_login_role
 
 
 def ensure_replication_role(login_params: dict, user: str, password: str, check_mode: bool, warn) -> list[str]:
     """A LOGIN REPLICATION role with this password (sent as a SCRAM verifier); the statements run."""
-    params = dict(login_params, **spec_params(ROLE_OPTIONS, dict(name=user, password=password, login=True,
-                                                                 replication=True), "role"))
-    validate_options(params)
-    with Session(params=params, check_mode=check_mode, secrets=[password], autocommit=False) as session:
-        RoleRun(session, params, warn).present()
-    return [f"replication role: {statement}" for statement in session.queries]
+    statements = ensure_login_role(login_params, dict(name=user, password=password, login=True, replication=True),
+                                   check_mode, warn)
+    return [f"replication role: {statement}" for statement in statements]

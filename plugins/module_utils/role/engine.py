@@ -24,7 +24,8 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.scram import (
     verify_password,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
-from ansible_collections.pgdock.postgres.plugins.module_utils.runner import with_diff
+from ansible_collections.pgdock.postgres.plugins.module_utils.role.options import OPTIONS as ROLE_OPTIONS
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import spec_params, with_diff
 
 try:
     from psycopg2 import sql
@@ -56,6 +57,18 @@ def ensure_role(module) -> dict:
         before, after = run.absent() if p["state"] == "absent" else run.present()
     result = {"changed": bool(session.queries), "queries": session.queries, "role": after or {}}
     return with_diff(result, module._diff, before or {}, after or {})
+
+
+def ensure_login_role(login_params: dict, options: dict, check_mode: bool, warn, state: str = "present") -> list[str]:
+    """A role made by this engine for another feature, with the role module's defaults under
+    `options` (its password, if any, sent as a SCRAM verifier); the statements run (or, in check
+    mode, that would run)."""
+    params = dict(login_params, **spec_params(ROLE_OPTIONS, dict(options, state=state), "role"))
+    validate_options(params)
+    with Session(params=params, check_mode=check_mode, secrets=[params.get("password")], autocommit=False) as session:
+        run = RoleRun(session, params, warn)
+        run.absent() if state == "absent" else run.present()
+    return list(session.queries)
 
 
 def validate_options(p: dict) -> None:

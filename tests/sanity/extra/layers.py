@@ -26,11 +26,12 @@ ORDER = {"base": 0, "docker": 1, "pg": 2, "runner": 3, "feature": 4}
 # importer feature -> the modules of other features it may use (its seams)
 SEAMS = {
     "replication": {"container.engine", "container.options", "container.spec", "hba.server_file",
-                    "role.engine", "role.options"},
+                    "role.engine"},
     "switchover": {"pooler.handle", "pooler.auth", "replication.engine", "replication.options"},
     "restore": {"container.engine", "container.options", "backup.extract", "backup.repository", "backup.server"},
     "backup": {"hba.server_file"},
     "pooler": {"hba.rules", "hba.server_file"},
+    "monitor": {"hba.rules", "hba.server_file", "role.engine"},
 }
 
 
