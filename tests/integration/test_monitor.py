@@ -190,10 +190,3 @@ def test_deploy_with_monitoring_and_pg_stat_statements(server_vars, cleanup, exp
     assert sql(port, monitor_password, "select count(*) > 0 from pg_stat_statements where query <> '<insufficient privilege>'",
                user="pgdock_monitor")[0] == (True,)
     assert deploy(stack, playbook) == 0
-
-
-@pytest.mark.skip(reason="postgres_exporter 0.11.1 exports no pg_stat_statements metrics by default (only through "
-                         "a custom queries file, --extend.query-path); the role test checks the extension is loaded "
-                         "and readable by the pg_monitor role")
-def test_pg_stat_statements_metrics():
-    """Placeholder for the metrics of pg_stat_statements, with an exporter that exports them."""
