@@ -264,8 +264,8 @@ class BackupEngine:
         os.makedirs(directory, mode=0o750)
         start = utc_now()
         try:
-            with self.progress.phase("copy") as phase:
-                watch = self.progress.pg_progress_watcher(phase)
+            with self.progress.phase("copy") as copy:
+                watch = self.progress.pg_progress_watcher(copy)
                 watch(server.run_helper(script, self.repo.root, f"{kind} backup {backup_id} of {server.name}", args,
                                         on_output=watch))
             label = dict(
@@ -277,12 +277,10 @@ class BackupEngine:
             )
             label.update(extra)
             label.update(facts(directory))
-            with self.progress.phase("checksums") as phase:
+            with self.progress.phase("checksums") as checksums:
                 sizes = write_sums(directory)
-                phase["bytes"] = sum(sizes.values())
-            label["bytes"] = sum(sizes.values())
-            copied = self.progress.phases[0]
-            copied["bytes"] = copied.get("bytes") or label["bytes"]  # pg_dump says nothing: what it wrote
+                checksums["bytes"] = label["bytes"] = sum(sizes.values())
+            copy["bytes"] = copy.get("bytes") or label["bytes"]  # pg_dump says nothing: what it wrote
             label["file_count"] = len(sizes)
             write_label(directory, label)
         except (PgdockError, OSError) as exc:
