@@ -26,6 +26,7 @@ MONITOR_SPEC_LABEL = "org.pgdock.exporter-spec"    # digest of the exporter cont
 MONITORED_LABEL = "org.pgdock.exporter-of"         # the server a postgres_exporter container watches
 ARCHIVER_LABEL = "org.pgdock.wal-archiver-of"      # the server a pg_receivewal sidecar archives
 RESTORED_LABEL = "org.pgdock.restored-from"        # the backup a restored server was made from
+MIGRATED_LABEL = "org.pgdock.migrated-from"        # the source a migration target copies (host:port)
 HELPER_LABEL = "org.pgdock.helper"                 # what a one-shot helper container does
 
 # -- inside the containers ---------------------------------------------------------------------------
@@ -77,6 +78,11 @@ def monitor_dir_for(server_secrets_dir: str | None, server: str) -> str:
 def pooler_dir_for(name: str) -> str:
     """A pooler's default directory (its files under etc/, its admin password beside them)."""
     return os.path.join(HOST_ROOT, name, "pooler")
+
+
+def migration_file_for(name: str) -> str:
+    """Where a migration into the container `name` keeps its state (method, source, phase) on the Docker host."""
+    return os.path.join(HOST_ROOT, name, "migration.json")
 
 
 def progress_file_for(name: str) -> str:

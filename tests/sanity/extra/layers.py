@@ -32,6 +32,8 @@ SEAMS = {
     "backup": {"hba.server_file"},
     "pooler": {"hba.rules", "hba.server_file"},
     "monitor": {"hba.rules", "hba.server_file", "role.engine"},
+    "migrate": {"container.engine", "container.options", "container.spec", "hba.rules", "pooler.handle",
+                "pooler.auth"},
 }
 
 
