@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The switch of clients from the source to the target, the same for every method: PAUSE the
+application's pooler (when there is one: in-flight transactions finish, new ones wait), stop writes
+on the source (fence.py), let the method catch the target up and make it the primary, repoint the
+pooler to the target and RESUME. Any failure before the repoint lets the source take writes again
+and resumes the pooler on it."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.fence import fence, unfence
+
+
+class Cutover:
+    """One cutover. `run` is the MigrateRun (its pooler, log, target name and options)."""
+
+    def __init__(self, run, source_session):
+        self.run = run
+        self.source = source_session
+        self.timings: dict = {}
+
+    def _step(self, name: str, action, *args):
+        start = time.monotonic()
+        try:
+            return action(*args)
+        finally:
+            self.timings[name] = round(time.monotonic() - start, 3)
+
+    def switch(self, catch_up) -> dict:
+        """Pause, fence, `catch_up()` (the method's wait and promotion), repoint, resume; the timings,
+        with `write_downtime_seconds` (from the fence until the target took writes and, with a
+        pooler, the clients reached it)."""
+        pooler = self.run.pooler
+        if pooler is not None:
+            self._step("pause", pooler.admin.pause, self.run.p["pause_timeout"])
+            self.run.log.add(f"paused pooler {pooler.container.name}")
+        fenced_at = time.monotonic()
+        try:
+            ended = self._step("fence", fence, self.source)
+            self.run.save_state(fenced=True)
+            self.run.log.add(f"made the source read-only for new transactions and ended {ended} client sessions")
+            self._step("catch_up", catch_up)
+        except Exception as exc:  # pylint: disable=broad-except  # every failure before the repoint rolls back
+            self._roll_back(exc)
+        if pooler is not None:
+            try:
+                self._step("repoint", pooler.repoint, self.run.name)
+                self.run.log.add(f"repointed pooler {pooler.container.name} to {self.run.name}")
+            finally:
+                self._step("resume", pooler.admin.resume)
+                self.run.log.add(f"resumed pooler {pooler.container.name}")
+        self.timings["write_downtime_seconds"] = round(time.monotonic() - fenced_at, 3)
+        return self.timings
+
+    def _roll_back(self, cause: Exception) -> None:
+        reason = str(cause).strip() or type(cause).__name__
+        problems = []
+        try:
+            unfence(self.source)
+            self.run.save_state(fenced=False)
+        except Exception as exc:  # pylint: disable=broad-except
+            problems.append(f"the source could not be made writable again ({exc}): run "
+                            "ALTER SYSTEM RESET default_transaction_read_only; SELECT pg_reload_conf() on it")
+        if self.run.pooler is not None:
+            with contextlib.suppress(Exception):
+                self.run.pooler.admin.resume()
+        if problems:
+            raise PgdockError(f"cutover aborted before the clients were switched ({reason}), and "
+                              + "; ".join(problems), actions=self.run.log.actions, timings=self.timings) from None
+        raise PgdockError(f"cutover aborted before the clients were switched: {reason}. Rolled back: the source "
+                          "takes writes again" + (" and the pooler resumed on it" if self.run.pooler else ""),
+                          actions=self.run.log.actions, timings=self.timings) from None
