@@ -177,12 +177,13 @@ def wait_for_helper(helper, timeout: int | None, on_output=None) -> dict:
 
 def run_script(client, image: str, script: str, mounts: list, what: str, network: str | None = None,
                environment: dict | None = None, args: list | None = None, user: str = "0",
-               timeout: int | None = None, on_output=None) -> str:
+               timeout: int | None = None, on_output=None, network_of: str | None = None) -> str:
     """`script` with `sh -c` (set -e) in a helper container, as root unless `user` says otherwise;
     `args` become $1, $2... so that no value is interpolated into the script. Its output; a non-zero
-    exit is a PgdockError with the helper's last lines. `on_output`: see run_helper."""
+    exit is a PgdockError with the helper's last lines. `on_output`, `network_of`: see run_helper."""
     code, output = run_helper(client, image, ["sh", "-c", "set -e; " + script, "pgdock-helper"] + list(args or []),
-                              mounts, what, network, user, environment, timeout, on_output=on_output)
+                              mounts, what, network, user, environment, timeout, network_of=network_of,
+                              on_output=on_output)
     if code != 0:
         lines = output.strip().splitlines()
         raise PgdockError(f"{what} failed (exit code {code}): " + " / ".join(lines[-3:]), logs=lines[-40:])

@@ -215,13 +215,18 @@ class MigrateRun:
         return path
 
     def helper(self, script: str, args: list, what: str, mounts: list | None = None, environment: dict | None = None,
-               timeout: int | None = None, on_output=None, network: str | None = None) -> str:
-        """`script` in a helper of the target's image on `network` (default: the route's network, or
-        the target's first), with the route's mounts; its output (a failure raises)."""
-        network = network or self.route.network or self._first_target_network()
+               timeout: int | None = None, on_output=None, network: str | None = None,
+               beside_target: bool = False) -> str:
+        """`script` in a helper of the target's image with the route's mounts, on `network` (default:
+        the route's network, or the target's first) or, `beside_target`, in the running target's
+        network namespace (the target at 127.0.0.1:5432, the source on the target's networks); its
+        output (a failure raises)."""
+        if not beside_target:
+            network = network or self.route.network or self._first_target_network()
         return run_script(self.client, self.image, script, self.source.docker_mounts(self.route) + list(mounts or []),
-                          what, network=network, environment=environment, args=args, user=f"{POSTGRES_UID}",
-                          timeout=timeout or self.p["copy_timeout"], on_output=on_output)
+                          what, network=None if beside_target else network, environment=environment, args=args,
+                          user=f"{POSTGRES_UID}", timeout=timeout or self.p["copy_timeout"], on_output=on_output,
+                          network_of=self.name if beside_target else None)
 
     def _first_target_network(self) -> str | None:
         networks = (self.p.get("target") or {}).get("networks") or []
