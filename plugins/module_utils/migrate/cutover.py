@@ -31,14 +31,15 @@ class Cutover:
         finally:
             self.timings[name] = round(time.monotonic() - start, 3)
 
-    def switch(self, catch_up) -> dict:
+    def switch(self, catch_up, pause_during_catch_up: bool = True) -> dict:
         """Pause, fence, `catch_up()` (the method's wait and promotion), repoint, resume; the timings,
         with `write_downtime_seconds` (from the fence until the target took writes and, with a
-        pooler, the clients reached it)."""
+        pooler, the clients reached it). Without `pause_during_catch_up` (a copy that takes minutes:
+        clients must not wait that long) the pooler is paused only around its repoint, and clients
+        see read-only errors for writes meanwhile."""
         pooler = self.run.pooler
-        if pooler is not None:
-            self._step("pause", pooler.admin.pause, self.run.p["pause_timeout"])
-            self.run.log.add(f"paused pooler {pooler.container.name}")
+        if pooler is not None and pause_during_catch_up:
+            self._pause(pooler)
         fenced_at = time.monotonic()
         try:
             ended = self._step("fence", fence, self.source)
@@ -48,6 +49,8 @@ class Cutover:
         except Exception as exc:  # pylint: disable=broad-except  # every failure before the repoint rolls back
             self._roll_back(exc)
         if pooler is not None:
+            if not pause_during_catch_up:
+                self._pause(pooler)
             try:
                 self._step("repoint", pooler.repoint, self.run.name)
                 self.run.log.add(f"repointed pooler {pooler.container.name} to {self.run.name}")
@@ -56,6 +59,10 @@ class Cutover:
                 self.run.log.add(f"resumed pooler {pooler.container.name}")
         self.timings["write_downtime_seconds"] = round(time.monotonic() - fenced_at, 3)
         return self.timings
+
+    def _pause(self, pooler) -> None:
+        self._step("pause", pooler.admin.pause, self.run.p["pause_timeout"])
+        self.run.log.add(f"paused pooler {pooler.container.name}")
 
     def _roll_back(self, cause: Exception) -> None:
         reason = str(cause).strip() or type(cause).__name__

@@ -1,0 +1,254 @@
+# -*- coding: utf-8 -*-
+# Copyright: pgdock.postgres developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The `dump` method: roles and their memberships with `pg_dumpall --globals-only` (password
+verifiers as the source stores them), then each database with `pg_dump -Fd -j` into a scratch
+volume and `pg_restore -j` into the target, from a helper in the target's network namespace. The
+source is fenced at cutover before the copy starts: writes stop for the whole copy, and the result
+says how long."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import secrets
+
+from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
+    MIGRATED_LABEL,
+    PASSWORD_FILE_NAME,
+    SECRETS_MOUNT,
+)
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import docker_action, get_or_none, managed_labels
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.progress import human_bytes
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import pgpass_line, read_secret
+from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.cutover import Cutover
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.fence import is_fenced, unfence
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.source import SOURCE_PGPASS
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.conninfo import conninfo
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.scram import scram_verifier
+
+try:
+    from docker.types import Mount
+    from psycopg2 import sql
+except ImportError:  # pragma: no cover - run_engine reports the missing libraries
+    pass
+
+TARGET_PGPASS = "target.pgpass"   # the target superuser's passfile, for the helpers beside it
+DUMP_MOUNT = "/pgdock-dump"
+# $1 source conninfo, $2 target conninfo; errors other than an existing role stop it
+GLOBALS_SCRIPT = (
+    'pg_dumpall -d "$1" --globals-only --no-tablespaces -f /tmp/globals.sql; '
+    'psql -X -q -d "$2" -v ON_ERROR_STOP=0 -f /tmp/globals.sql 2>/tmp/errors || true; '
+    'cat /tmp/errors; grep -v -E \'role ".*" already exists\' /tmp/errors | grep -q "ERROR:" && exit 3; exit 0')
+# $1 source conninfo of the database, $2 dump directory, $3 jobs; a progress line a second:
+# "PGDOCK_DUMP <files> <bytes>" (pg_dump -Fd writes a file per table)
+DUMP_SCRIPT = (
+    'rm -rf "$2"; pg_dump -d "$1" -Fd -j "$3" -f "$2" & pid=$!; '
+    'while kill -0 $pid 2>/dev/null; do '
+    '  [ -d "$2" ] && echo "PGDOCK_DUMP $(ls "$2" | wc -l) $(du -sb "$2" | cut -f1)"; sleep 1; done; '
+    'wait $pid; echo "PGDOCK_DUMP $(ls "$2" | wc -l) $(du -sb "$2" | cut -f1)"')
+# $1 target conninfo (postgres database, or the database itself), $2 dump directory, $3 jobs, $4 create
+RESTORE_SCRIPT = (
+    'if [ "$4" = create ]; then set -- "$1" "$2" "$3" --create; else set -- "$1" "$2" "$3"; fi; '
+    'pg_restore -d "$1" -j "$3" --no-tablespaces --exit-on-error $4 "$2"')
+PROGRESS_RE = re.compile(r"PGDOCK_DUMP (\d+) (\d+)")
+TABLES_WITH_DATA_SQL = """select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where c.relkind in ('r', 'm') and n.nspname not in ('pg_catalog', 'information_schema')"""
+
+
+class DumpMethod:
+    """pg_dumpall globals, pg_dump/pg_restore per database; see the module's documentation."""
+
+    def __init__(self, run):
+        self.run = run
+        self.p = run.p
+
+    # -- checks and plan ---------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        return []
+
+    def plan(self) -> list[str]:
+        dbs = ", ".join(self.run.databases())
+        steps = [f"create the target container {self.run.name} ({self.run.image})"]
+        if self.p["state"] == "cutover":
+            steps.append("make the source read-only for new transactions and end its client sessions "
+                         "(writes stop until the copy is done)")
+        steps += ["copy roles, their passwords (verifiers) and memberships (pg_dumpall --globals-only)",
+                  f"copy databases {dbs} (pg_dump -Fd -j {self.p['jobs']}, pg_restore -j {self.p['jobs']})",
+                  "compare both sides (roles, databases, owners, extensions, row counts)"]
+        if self.p["state"] == "cutover" and self.run.pooler is not None:
+            steps.append(f"repoint pooler {self.p['pooler']} to {self.run.name}")
+        return steps
+
+    # -- states ------------------------------------------------------------------------------------
+    def synced(self) -> dict:
+        """A copy while the source keeps taking writes (a rehearsal: how long the copy takes, whether
+        it restores); done once, reported after."""
+        state = self.run.state() or {}
+        if state.get("phase") in ("copied", "cut_over") and self.run.target_container() is not None:
+            return {"state": "synced" if state["phase"] == "copied" else "cut_over",
+                    "copied_at": state.get("copied_at"), "copy_seconds": state.get("copy_seconds"),
+                    "note": "a dump is a copy of one moment: the source kept taking writes since; "
+                            "state=cutover copies again with writes stopped"}
+        self._fresh_target(state)
+        seconds = self._copy()
+        self.run.save_state(phase="copied", copied_at=_now(), copy_seconds=seconds)
+        return {"state": "synced", "copy_seconds": seconds,
+                "note": "the source kept taking writes during the copy, so the sides are compared at cutover"}
+
+    def cutover(self) -> dict:
+        state = self.run.state() or {}
+        if state.get("phase") == "cut_over":
+            return {"state": "cut_over", "write_downtime_seconds": state.get("write_downtime_seconds"),
+                    "connection": self._connection(), "verification": state.get("verification")}
+        self._fresh_target(state)
+        source = self.run.source.session()
+        try:
+            result = {}
+
+            def copy_and_verify():
+                self._copy()
+                result["verification"] = self.run.verification(self.run.databases())
+
+            timings = Cutover(self.run, source).switch(copy_and_verify, pause_during_catch_up=False)
+        finally:
+            source.close()
+        downtime = timings["write_downtime_seconds"]
+        self.run.save_state(phase="cut_over", cut_over_at=_now(), write_downtime_seconds=downtime,
+                            verification=result["verification"])
+        return {"state": "cut_over", "write_downtime_seconds": downtime, "timings": timings,
+                "connection": self._connection(), "verification": result["verification"],
+                "note": "with the dump method writes stop for the whole copy; the source stays read-only"}
+
+    def aborted(self) -> dict:
+        state = self.run.state()
+        if state is not None and state.get("phase") == "cut_over":
+            raise PgdockError(f"the migration into {self.run.name!r} was cut over already: the target is the "
+                              "primary now and the source is read-only; nothing to abort")
+        if state is not None and state.get("fenced"):
+            with self.run.source.session() as source:
+                if is_fenced(source):
+                    self.run.log.do("let the source take writes again", unfence, source)
+        self._remove_target()
+        if state is not None:
+            self.run.log.do(f"forget the migration state {self.run.state_file}", self.run.forget_state)
+        return {"state": "aborted"}
+
+    # -- the copy ----------------------------------------------------------------------------------
+    def _fresh_target(self, state: dict) -> None:
+        """A new, empty target: an earlier rehearsal's copy is replaced."""
+        if self.run.target_container() is not None or get_or_none(self.run.client.volumes, self.run.data_volume(),
+                                                                   "volume") is not None:
+            self._remove_target()
+        password = self.p.get("superuser_password") or read_secret(f"{self.run.secrets_dir}/{PASSWORD_FILE_NAME}") \
+            or secrets.token_urlsafe(24)
+        self.run.save_state(phase="copying")
+        with self.run.progress.phase("target"):
+            self.run.ensure_target(superuser_password=password)
+
+    def _remove_target(self) -> None:
+        container = self.run.target_container()
+        if container is not None:
+            if MIGRATED_LABEL not in container.labels:
+                raise PgdockError(f"container {self.run.name!r} is not the target of a migration; not removed")
+            self.run.log.do(f"remove the target container {self.run.name}", _remove_container, container)
+        for volume in (self.run.data_volume(), self._dump_volume()):
+            if get_or_none(self.run.client.volumes, volume, "volume") is not None:
+                self.run.log.do(f"remove volume {volume}", _remove_volume, self.run.client, volume)
+
+    def _copy(self) -> float:
+        """Globals, then each database dumped and restored; the seconds it took."""
+        began = self.run.elapsed()
+        target = self.run.target_options()
+        superuser = target["superuser"]
+        password = read_secret(f"{self.run.secrets_dir}/{PASSWORD_FILE_NAME}")
+        self.run.write_file(SOURCE_PGPASS, self.run.source.pgpass())
+        self.run.write_file(TARGET_PGPASS, pgpass_line(superuser, password, host="127.0.0.1", port="5432"))
+        source_ci = self.run.source.conninfo(self.run.route)
+        target_ci = conninfo(host="127.0.0.1", port=5432, user=superuser, dbname="postgres",
+                             passfile=f"{SECRETS_MOUNT}/{TARGET_PGPASS}", sslmode="disable")
+        secrets_mount = [Mount(SECRETS_MOUNT, self.run.secrets_dir, type="bind", read_only=True)]
+        with self.run.progress.phase("globals"):
+            output = self.run.helper(GLOBALS_SCRIPT, [source_ci, target_ci], "copying the source's roles",
+                                     mounts=secrets_mount, beside_target=True)
+        self.run.log.add("copied roles and memberships (pg_dumpall --globals-only)")
+        self._keep_superuser_password(superuser, password)
+        if "ERROR:" in output:
+            self.run.warn("roles that exist on the target already were kept as they are: "
+                          + "; ".join(line for line in output.splitlines() if "ERROR:" in line)[:500])
+        self._create_dump_volume()
+        mounts = secrets_mount + [Mount(DUMP_MOUNT, self._dump_volume(), type="volume")]
+        for index, database in enumerate(self.run.databases()):
+            directory = f"{DUMP_MOUNT}/{index}"
+            with self.run.progress.phase(f"dump {database}") as phase:
+                watch = self._dump_watcher(phase, database)
+                output = self.run.helper(DUMP_SCRIPT, [self.run.source.conninfo(self.run.route, dbname=database),
+                                                       directory, str(self.p["jobs"])],
+                                         f"pg_dump of database {database}", mounts=mounts, beside_target=True,
+                                         on_output=watch)
+                watch(output)
+            with self.run.progress.phase(f"restore {database}"):
+                create = database != "postgres"
+                self.run.helper(RESTORE_SCRIPT, [target_ci, directory, str(self.p["jobs"]),
+                                                 "create" if create else "into"],
+                                f"pg_restore of database {database}", mounts=mounts, beside_target=True)
+            self.run.log.add(f"copied database {database} ({human_bytes(phase.get('bytes'))} dumped)")
+        self.run.log.do(f"remove the scratch volume {self._dump_volume()}", _remove_volume, self.run.client,
+                        self._dump_volume())
+        return round(self.run.elapsed() - began, 3)
+
+    def _dump_watcher(self, phase: dict, database: str):
+        """The dump's bytes, and a progress line per percent of its tables written."""
+        with self.run.source.session(database) as session:
+            tables = max(int(session.value(TABLES_WITH_DATA_SQL) or 0), 1)
+        seen = {"percent": -1}
+
+        def watch(output: str) -> None:
+            found = PROGRESS_RE.findall(output)
+            if not found:
+                return
+            files, size = (int(v) for v in found[-1])
+            phase["bytes"] = size
+            percent = min(100, max(files - 1, 0) * 100 // tables)  # toc.dat is not a table
+            if percent > seen["percent"]:
+                seen["percent"] = percent
+                self.run.progress.line(f"dump {database} {percent}% of {tables} tables ({human_bytes(size)})")
+        return watch
+
+    def _keep_superuser_password(self, superuser: str, password: str) -> None:
+        """The source's globals may carry a password for the target's superuser: it keeps its own
+        (the one in its password file), as a SCRAM verifier."""
+        with self.run.target_session() as target:
+            target.run(sql.SQL("alter role {} password {}").format(sql.Identifier(superuser),
+                                                                   sql.Literal(scram_verifier(password))),
+                       what="keeping the target superuser's password")
+
+    def _dump_volume(self) -> str:
+        return f"{self.run.name}-migrate-dump"
+
+    def _create_dump_volume(self) -> None:
+        if get_or_none(self.run.client.volumes, self._dump_volume(), "volume") is None:
+            with docker_action(f"creating volume {self._dump_volume()}"):
+                self.run.client.volumes.create(self._dump_volume(),
+                                               labels=managed_labels({MIGRATED_LABEL: self.run.source.describe()}))
+
+    def _connection(self) -> dict:
+        container = self.run.target_container()
+        binding = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get("5432/tcp") or [{}]
+        return {"container": self.run.name, "host": binding[0].get("HostIp") or "127.0.0.1",
+                "port": int(binding[0]["HostPort"]) if binding[0].get("HostPort") else None}
+
+
+def _remove_container(container) -> None:
+    with docker_action(f"removing container {container.name}"):
+        container.remove(force=True)
+
+
+def _remove_volume(client, name: str) -> None:
+    with docker_action(f"removing volume {name}"):
+        client.volumes.get(name).remove(force=True)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
