@@ -12,12 +12,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.runner import comb
 SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 # the source: libpq options as community.postgresql names them, and how containers reach it
-SOURCE_# the target: the container module's options (its name is the module's `name`; it is started; its
-# superuser password is the module's own no_log option)
-TARGET_EXCLUDED = ("name", "state", "remove_volume", "restore_from", "superuser_password")
-TARGET_OPTIONS = {key: entry for key, entry in CONTAINER_OPTIONS.items() if key not in TARGET_EXCLUDED}
-
-OPTIONS = dict(
+SOURCE_OPTIONS = dict(
     login_host=dict(type="str", aliases=["host"]),
     login_port=dict(type="int", default=5432, aliases=["port"]),
     login_user=dict(type="str", default="postgres", aliases=["login"]),
