@@ -32,6 +32,7 @@ def fill(source, role_password: str) -> None:
         table = pgsql.Identifier(HOSTILE_SCHEMA, HOSTILE_TABLE)
         cur.execute(pgsql.SQL("create table {} (id serial primary key, label text)").format(table))
         cur.execute(pgsql.SQL("insert into {} (label) select 'item ' || g from generate_series(1, 500) g").format(table))
+        cur.execute(pgsql.SQL("alter table {} owner to {}").format(table, pgsql.Identifier(HOSTILE_ROLE)))
         cur.execute("create table public.events (id bigint generated always as identity primary key, at timestamptz default now())")
         cur.execute("insert into public.events default values")
         cur.execute("insert into public.events default values")

@@ -16,8 +16,10 @@ import secrets
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
     MIGRATED_LABEL,
     PASSWORD_FILE_NAME,
+    POSTGRES_UID,
     SECRETS_MOUNT,
 )
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import run_script
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import docker_action, get_or_none, managed_labels
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.progress import human_bytes
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import pgpass_line, read_secret
@@ -30,16 +32,19 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.scram import sc
 
 try:
     from docker.types import Mount
-    from psycopg2 import sql
 except ImportError:  # pragma: no cover - run_engine reports the missing libraries
     pass
 
 TARGET_PGPASS = "target.pgpass"   # the target superuser's passfile, for the helpers beside it
 DUMP_MOUNT = "/pgdock-dump"
-# $1 source conninfo, $2 target conninfo; errors other than an existing role stop it
+# $1 source conninfo, $2 target conninfo, $3 the target's superuser, $4 its password's SCRAM verifier:
+# the globals may carry another password for that role, so in the same session (the password changes
+# under it) the superuser gets its own back. Errors other than an existing role stop it.
 GLOBALS_SCRIPT = (
     'pg_dumpall -d "$1" --globals-only --no-tablespaces -f /tmp/globals.sql; '
-    'psql -X -q -d "$2" -v ON_ERROR_STOP=0 -f /tmp/globals.sql 2>/tmp/errors || true; '
+    'printf "%s\\n" "ALTER ROLE :\\"su\\" PASSWORD :\'ver\';" > /tmp/keep.sql; '
+    'psql -X -q -d "$2" -v ON_ERROR_STOP=0 -v su="$3" -v ver="$4" -f /tmp/globals.sql -f /tmp/keep.sql '
+    '2>/tmp/errors || true; '
     'cat /tmp/errors; grep -v -E \'role ".*" already exists\' /tmp/errors | grep -q "ERROR:" && exit 3; exit 0')
 # $1 source conninfo of the database, $2 dump directory, $3 jobs; a progress line a second:
 # "PGDOCK_DUMP <files> <bytes>" (pg_dump -Fd writes a file per table)
@@ -48,10 +53,15 @@ DUMP_SCRIPT = (
     'while kill -0 $pid 2>/dev/null; do '
     '  [ -d "$2" ] && echo "PGDOCK_DUMP $(ls "$2" | wc -l) $(du -sb "$2" | cut -f1)"; sleep 1; done; '
     'wait $pid; echo "PGDOCK_DUMP $(ls "$2" | wc -l) $(du -sb "$2" | cut -f1)"')
-# $1 target conninfo (postgres database, or the database itself), $2 dump directory, $3 jobs, $4 create
+# $1 the target's postgres database, $2 the database restored, $3 dump directory, $4 jobs, $5 create:
+# the schema as SQL through psql (so that a column option the target's major does not know, such as
+# the pg_attver that 17.12 stamps on every column, can be left out), then data and the rest in parallel
 RESTORE_SCRIPT = (
-    'if [ "$4" = create ]; then set -- "$1" "$2" "$3" --create; else set -- "$1" "$2" "$3"; fi; '
-    'pg_restore -d "$1" -j "$3" --no-tablespaces --exit-on-error $4 "$2"')
+    'if [ "$5" = create ]; then c=--create; into=$1; else c=; into=$2; fi; '
+    'pg_restore --section=pre-data --no-tablespaces $c -f /tmp/pre.sql "$3"; '
+    'grep -v -E \'^ALTER TABLE ONLY .* ALTER COLUMN .* SET \\(pg_attver=[0-9]+\\);$\' /tmp/pre.sql > /tmp/schema.sql || true; '
+    'psql -X -q -v ON_ERROR_STOP=1 -d "$into" -f /tmp/schema.sql; '
+    'pg_restore -d "$2" -j "$4" --no-tablespaces --section=data --section=post-data --exit-on-error "$3"')
 PROGRESS_RE = re.compile(r"PGDOCK_DUMP (\d+) (\d+)")
 TABLES_WITH_DATA_SQL = """select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where c.relkind in ('r', 'm') and n.nspname not in ('pg_catalog', 'information_schema')"""
@@ -166,17 +176,18 @@ class DumpMethod:
         self.run.write_file(SOURCE_PGPASS, self.run.source.pgpass())
         self.run.write_file(TARGET_PGPASS, pgpass_line(superuser, password, host="127.0.0.1", port="5432"))
         source_ci = self.run.source.conninfo(self.run.route)
-        target_ci = conninfo(host="127.0.0.1", port=5432, user=superuser, dbname="postgres",
-                             passfile=f"{SECRETS_MOUNT}/{TARGET_PGPASS}", sslmode="disable")
+        target_login = dict(host="127.0.0.1", port=5432, user=superuser, passfile=f"{SECRETS_MOUNT}/{TARGET_PGPASS}",
+                            sslmode="disable")
+        target_ci = conninfo(dbname="postgres", **target_login)
         secrets_mount = [Mount(SECRETS_MOUNT, self.run.secrets_dir, type="bind", read_only=True)]
         with self.run.progress.phase("globals"):
-            output = self.run.helper(GLOBALS_SCRIPT, [source_ci, target_ci], "copying the source's roles",
-                                     mounts=secrets_mount, beside_target=True)
+            output = self.run.helper(GLOBALS_SCRIPT, [source_ci, target_ci, superuser, scram_verifier(password)],
+                                     "copying the source's roles", mounts=secrets_mount, beside_target=True)
         self.run.log.add("copied roles and memberships (pg_dumpall --globals-only)")
-        self._keep_superuser_password(superuser, password)
-        if "ERROR:" in output:
-            self.run.warn("roles that exist on the target already were kept as they are: "
-                          + "; ".join(line for line in output.splitlines() if "ERROR:" in line)[:500])
+        kept = [line.split("ERROR:", 1)[1].strip() for line in output.splitlines()
+                if "ERROR:" in line and f'role "{superuser}"' not in line]
+        if kept:
+            self.run.warn("roles that exist on the target already were kept as they are: " + "; ".join(kept)[:500])
         self._create_dump_volume()
         mounts = secrets_mount + [Mount(DUMP_MOUNT, self._dump_volume(), type="volume")]
         for index, database in enumerate(self.run.databases()):
@@ -190,8 +201,8 @@ class DumpMethod:
                 watch(output)
             with self.run.progress.phase(f"restore {database}"):
                 create = database != "postgres"
-                self.run.helper(RESTORE_SCRIPT, [target_ci, directory, str(self.p["jobs"]),
-                                                 "create" if create else "into"],
+                self.run.helper(RESTORE_SCRIPT, [target_ci, conninfo(dbname=database, **target_login), directory,
+                                                 str(self.p["jobs"]), "create" if create else "into"],
                                 f"pg_restore of database {database}", mounts=mounts, beside_target=True)
             self.run.log.add(f"copied database {database} ({human_bytes(phase.get('bytes'))} dumped)")
         self.run.log.do(f"remove the scratch volume {self._dump_volume()}", _remove_volume, self.run.client,
@@ -216,14 +227,6 @@ class DumpMethod:
                 self.run.progress.line(f"dump {database} {percent}% of {tables} tables ({human_bytes(size)})")
         return watch
 
-    def _keep_superuser_password(self, superuser: str, password: str) -> None:
-        """The source's globals may carry a password for the target's superuser: it keeps its own
-        (the one in its password file), as a SCRAM verifier."""
-        with self.run.target_session() as target:
-            target.run(sql.SQL("alter role {} password {}").format(sql.Identifier(superuser),
-                                                                   sql.Literal(scram_verifier(password))),
-                       what="keeping the target superuser's password")
-
     def _dump_volume(self) -> str:
         return f"{self.run.name}-migrate-dump"
 
@@ -232,6 +235,10 @@ class DumpMethod:
             with docker_action(f"creating volume {self._dump_volume()}"):
                 self.run.client.volumes.create(self._dump_volume(),
                                                labels=managed_labels({MIGRATED_LABEL: self.run.source.describe()}))
+            run_script(self.run.client, self.run.image, 'chown "$1" "$2"', [Mount(DUMP_MOUNT, self._dump_volume(),
+                                                                              type="volume")],
+                       f"handing volume {self._dump_volume()} to the postgres user",
+                       args=[f"{POSTGRES_UID}:{POSTGRES_UID}", DUMP_MOUNT])
 
     def _connection(self) -> dict:
         container = self.run.target_container()
