@@ -21,14 +21,14 @@ HOSTILE_ROLE = "app user \"ro\" ü"
 
 def fill(source, role_password: str) -> None:
     """Roles, a database, schema and tables with hostile names, serial and identity columns, a view."""
-    source.sql(pgsql.SQL("create role {} login password {}").format(pgsql.Identifier(HOSTILE_ROLE),
-                                                                   pgsql.Literal(role_password)))
-    source.sql(pgsql.SQL("create database {} owner {}").format(pgsql.Identifier(HOSTILE_DB),
-                                                               pgsql.Identifier(HOSTILE_ROLE)))
+    source.sql(pgsql.SQL("create role {} login password {}").format(
+        pgsql.Identifier(HOSTILE_ROLE), pgsql.Literal(role_password)))
+    source.sql(pgsql.SQL("create database {} owner {}").format(
+        pgsql.Identifier(HOSTILE_DB), pgsql.Identifier(HOSTILE_ROLE)))
     conn = source.connect(HOSTILE_DB)
     with conn.cursor() as cur:
-        cur.execute(pgsql.SQL("create schema {} authorization {}").format(pgsql.Identifier(HOSTILE_SCHEMA),
-                                                                       pgsql.Identifier(HOSTILE_ROLE)))
+        cur.execute(pgsql.SQL("create schema {} authorization {}").format(
+            pgsql.Identifier(HOSTILE_SCHEMA), pgsql.Identifier(HOSTILE_ROLE)))
         table = pgsql.Identifier(HOSTILE_SCHEMA, HOSTILE_TABLE)
         cur.execute(pgsql.SQL("create table {} (id serial primary key, label text)").format(table))
         cur.execute(pgsql.SQL("insert into {} (label) select 'item ' || g from generate_series(1, 500) g").format(table))
@@ -160,3 +160,22 @@ def test_bad_input_is_refused_and_changes_nothing(case, migration, docker_client
     assert not docker_client.containers.list(all=True, filters={"name": m["name"]})
     assert m["source"].sql("select count(*) from pg_roles where rolname = 'pgdock_migrate'")[0][0] == 0
     assert m["source"].sql("select current_setting('default_transaction_read_only')")[0][0] == "off"
+
+
+def test_playbook_migrates_with_the_server_roles_variables(migration):
+    from ansible_runner import REPO, run_playbook, task_results
+    m = migration
+    target = m["args"]["target"]
+    extra = dict(pgdock_hosts="localhost", pgdock_migrate_method="dump", pgdock_migrate_step="cutover",
+                 pgdock_migrate_source=m["args"]["source"], pgdock_server_name=m["name"],
+                 pgdock_server_image=target["image"], pgdock_server_pull="never",
+                 pgdock_server_networks=target["networks"], pgdock_server_published_port=target["published_port"],
+                 pgdock_server_secrets_dir=target["secrets_dir"],
+                 pgdock_server_superuser_password=m["args"]["superuser_password"])
+    proc = run_playbook(REPO / "playbooks" / "migrate.yml", extra)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    summary = [t for t in task_results(proc) if t["_task"] == "Summary"][0]["msg"]
+    assert f"into {m['name']}: cut_over" in summary and "writes stopped for" in summary, summary
+    assert "verified" in summary and "dump shop" in summary, summary
+    assert m["args"]["source"]["login_password"] not in proc.stdout
+    assert target_sql(m, "select count(*) from public.plain")[0][0] == 10
