@@ -60,6 +60,11 @@ def migration(docker_client, cleanup, unique, pg_image, tmp_path):
     return dict(source=source, args=args, name=name, role_password=role_password, tmp=tmp_path)
 
 
+def pgsql_quote(name: str) -> str:
+    """A name as quote_ident writes it."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def target_sql(m, query, dbname="postgres", params=None, user="postgres", password=None):
     return sql(m["args"]["target"]["published_port"], password or m["args"]["superuser_password"], query,
                params, user=user, dbname=dbname)
@@ -137,13 +142,15 @@ def test_aborted_removes_the_target_and_lets_the_source_write(migration, docker_
     assert not again.changed and not again.failed, again
 
 
-@pytest.mark.parametrize("case", ["older_target", "wrong_password", "unreachable", "volume_exists", "bad_target_option"])
+@pytest.mark.parametrize("case", ["older_target", "wrong_password", "unreachable", "volume_exists", "bad_target_option",
+                                  "fence_override"])
 def test_bad_input_is_refused_and_changes_nothing(case, migration, docker_client, pg_image, cleanup):
     m = migration
     args = dict(m["args"])
     expected = {"older_target": "older than the source", "wrong_password": "password authentication failed",
                 "unreachable": "source:", "volume_exists": "exists already",
-                "bad_target_option": "unknown options"}[case]
+                "bad_target_option": "unknown options",
+                "fence_override": f"default_transaction_read_only is set for role {pgsql_quote(HOSTILE_ROLE)}"}[case]
     if case == "older_target":
         args["target"] = dict(args["target"], image=pg_image(15))
     elif case == "wrong_password":
@@ -152,6 +159,11 @@ def test_bad_input_is_refused_and_changes_nothing(case, migration, docker_client
         args["source"] = dict(args["source"], login_port=unused_port())
     elif case == "volume_exists":
         docker_client.volumes.create(f"{m['name']}-data")
+    elif case == "fence_override":
+        m["source"].sql(pgsql.SQL("alter role {} set default_transaction_read_only = off").format(
+            pgsql.Identifier(HOSTILE_ROLE)))
+        m["source"].sql("create role reporter login")  # a read-only role does not undo the fence: fine
+        m["source"].sql("alter role reporter set default_transaction_read_only = on")
     else:
         args["target"] = dict(args["target"], nonsense=True)
     result = run_module("migrate", args)

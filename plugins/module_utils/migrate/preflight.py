@@ -18,6 +18,18 @@ FACT_KEYS = ("version_num", "wal_level", "max_wal_senders", "max_replication_slo
              "superuser", "replication", "hba_file", "system_identifier")
 
 
+# per-role and per-database settings of default_transaction_read_only = off: they win over the server's
+# value that the cutover sets, so sessions of that role or database could still write
+FENCE_OVERRIDES_SQL = """
+select case when s.setrole = 0 then 'every role' else 'role ' || quote_ident(r.rolname) end
+       || case when s.setdatabase = 0 then '' else ' in database ' || quote_ident(d.datname) end
+from pg_db_role_setting s
+left join pg_roles r on r.oid = s.setrole left join pg_database d on d.oid = s.setdatabase
+where exists (select 1 from unnest(s.setconfig) c
+              where split_part(c, '=', 1) = 'default_transaction_read_only' and not split_part(c, '=', 2)::boolean)
+order by 1"""
+
+
 def major_of(version_num: int) -> int:
     """The major version of a server_version_num (150007 -> 15)."""
     return version_num // 10000
@@ -29,6 +41,7 @@ def read_facts(session) -> dict:
     facts["major"] = major_of(facts["version_num"])
     facts["databases"] = [r[0] for r in session.rows(
         "select datname from pg_database where datallowconn and not datistemplate order by datname")]
+    facts["fence_overrides"] = [r[0] for r in session.rows(FENCE_OVERRIDES_SQL)]
     facts["hba_text"] = None
     if facts["superuser"]:
         facts["hba_text"] = session.value("select pg_read_file(current_setting('hba_file'))",
@@ -70,6 +83,11 @@ def problems(method: str, facts: dict, target_major: int, databases: list[str] |
     if method in ("logical", "dump") and not facts["superuser"]:
         found.append("methods logical and dump read every role's password verifier and every table: "
                      "source.login_user must be a superuser of the source")
+    if facts.get("fence_overrides"):
+        found.append("default_transaction_read_only is set for " + ", ".join(facts["fence_overrides"])
+                     + ": at cutover the source is made read-only with that setting, and these would "
+                     "override it; remove them (ALTER ROLE ... RESET default_transaction_read_only, "
+                     "ALTER DATABASE ... RESET default_transaction_read_only)")
     missing = sorted(set(databases or []) - set(facts["databases"]))
     if missing:
         found.append(f"databases: {missing} do not exist on the source (it has {facts['databases']})")
