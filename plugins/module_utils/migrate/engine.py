@@ -8,6 +8,7 @@ pooler) and the dispatch to the method (dump.py, physical.py, logical.py)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import time
@@ -261,10 +262,12 @@ class MigrateRun:
         checksum = self.p["verify"] == "checksum"
         with self.progress.phase("verify"):
             ours = ("pgdock_pooler_lookup", self.p["replication_user"])
-            source = verify.inventory(lambda db: self.source.session(db), databases, self.p["exact_count_max_bytes"],
-                                      checksum, ignore_roles=ours)
-            target = verify.inventory(self.target_session, databases, self.p["exact_count_max_bytes"], checksum,
-                                      ignore_roles=ours)
+            # both sides at once: counting (and hashing) rows is most of a verification's time
+            with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+                sides = [pool.submit(verify.inventory, server, databases, self.p["exact_count_max_bytes"], checksum,
+                                     ignore_roles=ours)
+                         for server in (self.source.session, self.target_session)]
+                source, target = (side.result() for side in sides)
         found = verify.differences(source, target, databases)
         if found:
             raise PgdockError(f"the target differs from the source after the copy ({len(found)} differences): "
