@@ -6,7 +6,12 @@ source, and the problems they make for a method, each with the fix an operator a
 
 from __future__ import annotations
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.hba.rules import first_match, name_token, parse_hba
+from ansible_collections.pgdock.postgres.plugins.module_utils.hba.rules import (
+    first_local_match,
+    first_match,
+    name_token,
+    parse_hba,
+)
 
 FACTS_SQL = """
 select current_setting('server_version_num')::int, current_setting('wal_level'),
@@ -121,18 +126,3 @@ def database_token(database: str) -> str:
     """A database column token: the replication keyword as it is, a name quoted when needed."""
     return database if database == "replication" else name_token(database)
 
-
-def first_local_match(rules, database: str, user: str):
-    """The first `local` rule a socket connection of `user` to `database` matches, or None."""
-    for rule in rules:
-        if rule.type != "local":
-            continue
-        if database == "replication":
-            if "replication" not in rule.database:
-                continue
-        elif "all" not in rule.database and name_token(database) not in rule.database:
-            continue
-        if "all" not in rule.user and name_token(user) not in rule.user:
-            continue
-        return rule
-    return None

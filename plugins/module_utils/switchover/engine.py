@@ -43,7 +43,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.auth import
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.handle import PoolerHandle
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.engine import ReplicaRun, slot_name_for
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.options import OPTIONS as REPLICA_OPTIONS
-from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, spec_params
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, spec_params, timed
 
 try:
     from docker.types import Mount
@@ -169,16 +169,16 @@ class Switchover:
                 self.log.extend(plan)
                 return self._result(old.name, None, {"prechecks": checks})
             self._prepare_target(target_conn, target)
-            self._step("checkpoint", old_conn.run, "checkpoint")
+            timed(self.timings, "checkpoint", old_conn.run, "checkpoint")
         finally:
             old_conn.close()
         try:
             pause_start = time.monotonic()
-            self._step("pause", self.pooler.admin.pause, self.p["pause_timeout"])
+            timed(self.timings, "pause", self.pooler.admin.pause, self.p["pause_timeout"])
             self.log.add(f"paused pooler {self.pooler.container.name}")
             try:
                 self._stop_and_catch_up(old, target, target_conn)
-                self._step("promote", self._promote, target_conn, target)
+                timed(self.timings, "promote", self._promote, target_conn, target)
             except Exception as exc:  # pylint: disable=broad-except  # every failure before promotion rolls back
                 self._rollback(old, target_conn, exc)
             self._after_promotion(old, target, pause_start)
@@ -186,13 +186,6 @@ class Switchover:
             with contextlib.suppress(Exception):
                 target_conn.close()
         return self._rejoin_and_report(old, target, checks)
-
-    def _step(self, name: str, action, *args):
-        start = time.monotonic()
-        try:
-            return action(*args)
-        finally:
-            self.timings[name] = round(time.monotonic() - start, 3)
 
     def _prepare_target(self, target_conn, target) -> None:
         """No synchronous standby names on the target when it is promoted: its standbys join later,
@@ -209,9 +202,9 @@ class Switchover:
 
     def _stop_and_catch_up(self, old, target, target_conn) -> None:
         """Clean shutdown of the old primary, then wait until the target replayed its shutdown checkpoint."""
-        self._step("stop_old_primary", self._stop, old)
+        timed(self.timings, "stop_old_primary", self._stop, old)
         self.log.add(f"stopped {old.name} (clean shutdown)")
-        control = self._step("read_control_file", self._control_data, old)
+        control = timed(self.timings, "read_control_file", self._control_data, old)
         if control.state != "shut down":
             raise PgdockError(f"{old.name!r} did not shut down cleanly (pg_control says {control.state!r})")
         start = time.monotonic()
@@ -287,11 +280,11 @@ class Switchover:
     def _after_promotion(self, old, target, pause_start: float) -> None:
         """Repoint and resume the pooler; a failure now leaves the target as primary and says so."""
         try:
-            self._step("repoint", self.pooler.repoint, target.name)
+            timed(self.timings, "repoint", self.pooler.repoint, target.name)
             self.log.add(f"repointed pooler {self.pooler.container.name} to {target.name} (RELOAD)")
         finally:
             try:
-                self._step("resume", self.pooler.admin.resume)
+                timed(self.timings, "resume", self.pooler.admin.resume)
                 self.timings["pause_total"] = round(time.monotonic() - pause_start, 3)
                 self.log.add(f"resumed pooler {self.pooler.container.name}")
             except PgdockError as exc:
