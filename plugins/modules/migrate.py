@@ -16,7 +16,7 @@ description:
     clients over to it.
   - O(method=dump) copies roles (their password verifiers, never cleartext) with
     C(pg_dumpall --globals-only), then each database with C(pg_dump -Fd -j) and C(pg_restore -j).
-    Writes must stop for the whole copy: O(state=cutover) makes the source read-only first, and
+    Writes must stop for the whole copy; O(state=cutover) makes the source read-only first, and
     RV(migration.write_downtime_seconds) gives the figure.
   - O(method=physical) makes the target a streaming standby of the source (same major version),
     and O(state=cutover) promotes it once it has replayed everything the source wrote.
@@ -68,7 +68,7 @@ options:
       login_host:
         description:
           - Address of the source as the Docker host reaches it.
-          - When this is the Docker host itself (C(127.0.0.1)), containers cannot use it: give
+          - When this is the Docker host itself (C(127.0.0.1)), containers cannot use it; give
             O(source.container_host) or O(source.login_unix_socket).
         type: str
         aliases: [host]
@@ -126,7 +126,7 @@ options:
       - The target container's options, as P(pgdock.postgres.container#module) takes them (image,
         networks, published_port, settings, data_volume, secrets_dir...), except C(name), C(state),
         C(restore_from), C(remove_volume) and C(superuser_password).
-      - It must publish its port on the Docker host (C(published_port)): the module checks and
+      - It must publish its port on the Docker host (C(published_port)); the module checks and
         verifies the copy through it.
     type: dict
     default: {}
@@ -134,7 +134,7 @@ options:
     description:
       - Password of the target's superuser for the methods V(dump) and V(logical) (generated and kept
         in its secrets directory when not given). With V(physical) the target is a copy of the
-        source: its superuser is the source's, with the source's password.
+        source; its superuser is the source's, with the source's password.
     type: str
   databases:
     description: Databases to migrate (default every database of the source that takes connections, templates aside).
