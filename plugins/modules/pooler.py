@@ -73,7 +73,7 @@ options:
   server_host:
     description:
       - Instead of O(primary), a PostgreSQL server that is not a pgdock container (a server on
-        another machine, or one being migrated into Docker by P(pgdock.postgres.migrate#module)):
+        another machine, or one being migrated into Docker by P(pgdock.postgres.migrate#module)),
         its host name or address as the pooler container reaches it on one of O(networks).
       - The module reads the SCRAM verifiers of O(users) from its C(pg_authid) through O(login_host)
         (a superuser login), so O(auth=userlist) only.
