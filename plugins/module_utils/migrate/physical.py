@@ -151,7 +151,7 @@ class PhysicalMethod:
         finally:
             source.close()
             target.close()
-        verification = self.run.verification(self.run.databases())
+        verification = checkpoint["verification"]
         self.run.save_state(phase="cut_over", write_downtime_seconds=timings["write_downtime_seconds"],
                             verification=verification, final_checkpoint=checkpoint["lsn"])
         return {"state": "cut_over", "write_downtime_seconds": timings["write_downtime_seconds"],
@@ -307,7 +307,8 @@ class PhysicalMethod:
     def _catch_up_and_promote(self, source, target) -> dict:
         """With the source fenced: wait until no client session holds a transaction id, CHECKPOINT
         (every acknowledged commit is before its record), wait until the target replayed past it,
-        promote it. A promotion that finished late is taken, not rolled back."""
+        compare both sides (neither changes now: `verify: none` makes the pause shortest), promote
+        the target. A promotion that finished late is taken, not rolled back."""
         deadline = time.monotonic() + self.p["catchup_timeout"]
         while int(source.value(WRITERS_SQL) or 0):
             if time.monotonic() > deadline:
@@ -317,12 +318,13 @@ class PhysicalMethod:
         source.run("checkpoint", what="the final checkpoint on the source")
         lsn = source.value("select checkpoint_lsn::text from pg_control_checkpoint()")
         seconds = wait_replayed_past(target, lsn, self.run.name, self.p["catchup_timeout"], "source's final checkpoint")
+        verification = self.run.verification(self.run.databases())  # both sides still: fenced, replayed
         try:
             promote(target, self.run.name, self.p["catchup_timeout"])
         except PgdockError:
             if target.value("select pg_is_in_recovery()"):
                 raise
-        return {"lsn": lsn, "replay_seconds": seconds}
+        return {"lsn": lsn, "replay_seconds": seconds, "verification": verification}
 
     def _after_promotion(self, source, target) -> None:
         """The target forgets its upstream; the source's slot (it would keep WAL for no one) goes."""
