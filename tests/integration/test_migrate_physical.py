@@ -240,8 +240,8 @@ def test_copy_killed_midway_leaves_the_source_as_it_was_and_a_rerun_completes(ph
     deadline = time.monotonic() + 120
     while killed is None and time.monotonic() < deadline and thread.is_alive():
         for helper in docker_client.containers.list(filters={"label": HELPER_LABEL}):
-            if helper.labels[HELPER_LABEL].startswith("pg_basebackup from the source into " + m["name"]):
-                time.sleep(0.3)
+            if helper.labels[HELPER_LABEL].startswith("pg_basebackup from the source into") \
+                    and any(mount.get("Name") == f"{m['name']}-data" for mount in helper.attrs["Mounts"]):
                 helper.kill()
                 killed = helper.name
                 break
