@@ -18,9 +18,9 @@ description:
     C(pg_dumpall --globals-only), then each database with C(pg_dump -Fd -j) and C(pg_restore -j).
     Writes must stop for the whole copy: O(state=cutover) makes the source read-only first, and
     RV(migration.write_downtime_seconds) gives the figure.
-  - O(method=physical) makes the target a streaming standby of the source (same major version:
+  - O(method=physical) makes the target a streaming standby of the source (same major version;
     C(pg_basebackup) into its volume, a slot and, with a superuser login, the replication role on
-    the source), and O(state=cutover) promotes it once it has replayed everything the source wrote:
+    the source), and O(state=cutover) promotes it once it has replayed everything the source wrote;
     the source is fenced, its last writers are waited for, a C(CHECKPOINT) marks the end of its WAL
     and the target must have replayed past that record (the source is not shut down: it may be
     another machine's server). The comparison runs before the promotion, while neither side changes.
