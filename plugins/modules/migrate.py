@@ -22,7 +22,7 @@ description:
     C(pg_basebackup) into its volume, a slot and, with a superuser login, the replication role on
     the source), and O(state=cutover) promotes it once it has replayed everything the source wrote;
     the source is fenced, its last writers are waited for, a C(CHECKPOINT) marks the end of its WAL
-    and the target must have replayed past that record (the source is not shut down: it may be
+    and the target must have replayed past that record (the source is not shut down, it may be
     another machine's server). The comparison runs before the promotion, while neither side changes.
   - O(method=logical) copies roles and schema, then replicates each database with a publication on
     the source and a subscription on the target (the target may run a newer major version).
