@@ -260,3 +260,32 @@ def test_copy_killed_midway_leaves_the_source_as_it_was_and_a_rerun_completes(ph
     assert rerun.changed and not rerun.failed, rerun
     assert rerun["migration"]["streaming"]
     assert target_sql(m, "select count(*) from public.big", dbname="app") == [(800000,)]
+
+
+def test_host_process_source_through_its_socket(docker_client, cleanup, unique, pg_image, tmp_path):
+    from host_sources import start_host_source
+    source = start_host_source()
+    try:
+        source.sql("create table public.kept (id serial primary key, v text)")
+        source.sql("insert into public.kept (v) select 'v' || g from generate_series(1, 1000) g")
+        name = unique("mhost") + "-" + secrets.token_hex(2)
+        network = name + "-net"
+        docker_client.networks.create(network)
+        cleanup["networks"].append(network)
+        cleanup["containers"].append(name)
+        cleanup["volumes"].append(f"{name}-data")
+        args = dict(name=name, method="physical", source=source.options(),
+                    target=dict(image=pg_image(15), pull="never", networks=[{"name": network}],
+                                published_port=unused_port(), secrets_dir=str(tmp_path / "secrets"), stop_timeout=20))
+        synced = run_module("migrate", args)
+        assert synced.changed and not synced.failed, synced
+        assert synced["migration"]["streaming"]
+        assert not run_module("migrate", args).changed
+        cut = run_module("migrate", dict(args, state="cutover"))
+        assert cut.changed and not cut.failed, cut
+        port = args["target"]["published_port"]
+        assert sql(port, source.password, "insert into public.kept (v) values ('new') returning id > 1000") == [(True,)]
+        assert sql(port, source.password, "select count(*) from public.kept") == [(1001,)]
+        assert source.sql("select count(*) from pg_replication_slots") == [(0,)]
+    finally:
+        source.stop()
