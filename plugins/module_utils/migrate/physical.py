@@ -264,7 +264,7 @@ class PhysicalMethod:
                 code, output = run_base_backup(
                     self.run.client, self.run.image, self.run.layout, volume, self.run.secrets_dir,
                     (route.host, route.port), self.user, conf, self.slot, what, self.p["copy_timeout"], watch,
-                    network=route.network or self.run._first_target_network(),  # pylint: disable=protected-access
+                    network=route.network or self.run.first_target_network(),
                     mounts=self.run.source.docker_mounts(route), passfile=f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}")
             except HelperTimeout as exc:
                 self.run.remove_target()
