@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg2
 
-from pgclient import unused_port
+from pgclient import sql, unused_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 # what a server that takes connections from other machines has; the copy keeps it
@@ -35,15 +35,7 @@ class HostSource:
                     login_password=self.password, **extra)
 
     def sql(self, statement: str, params=None, dbname: str = "postgres"):
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", password=self.password,
-                                dbname=dbname, connect_timeout=5)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall() if cur.description else None
-        finally:
-            conn.close()
+        return sql(self.port, self.password, statement, params, dbname=dbname)
 
     def stop(self) -> None:
         as_postgres([str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"], check=False)
