@@ -18,8 +18,12 @@ description:
     C(pg_dumpall --globals-only), then each database with C(pg_dump -Fd -j) and C(pg_restore -j).
     Writes must stop for the whole copy; O(state=cutover) makes the source read-only first, and
     RV(migration.write_downtime_seconds) gives the figure.
-  - O(method=physical) makes the target a streaming standby of the source (same major version),
-    and O(state=cutover) promotes it once it has replayed everything the source wrote.
+  - O(method=physical) makes the target a streaming standby of the source (same major version;
+    C(pg_basebackup) into its volume, a slot and, with a superuser login, the replication role on
+    the source), and O(state=cutover) promotes it once it has replayed everything the source wrote;
+    the source is fenced, its last writers are waited for, a C(CHECKPOINT) marks the end of its WAL
+    and the target must have replayed past that record (the source is not shut down, it may be
+    another machine's server). The comparison runs before the promotion, while neither side changes.
   - O(method=logical) copies roles and schema, then replicates each database with a publication on
     the source and a subscription on the target (the target may run a newer major version).
   - O(state=synced) builds the target and brings it up to date without cutting over; run again, it
@@ -272,6 +276,18 @@ migration:
       returned: at cutover
     connection:
       description: Where clients connect now (container, host and port on the Docker host), after cutover.
+      type: dict
+      returned: at cutover
+    lag_bytes:
+      description: With V(physical) and O(state=synced), how far the target's replay is behind the source's WAL.
+      type: int
+      returned: method physical, state synced
+    final_checkpoint:
+      description: With V(physical), the source's last checkpoint the target replayed before its promotion.
+      type: str
+      returned: method physical, at cutover
+    timings:
+      description: At cutover, the seconds of each step (pause, fence, catch_up, repoint, resume).
       type: dict
       returned: at cutover
     verification:

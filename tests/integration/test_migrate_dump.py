@@ -4,6 +4,8 @@ this collection) copied into a PostgreSQL 18 target with pg_dumpall globals and 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 
 import psycopg2
 import pytest
@@ -191,3 +193,29 @@ def test_playbook_migrates_with_the_server_roles_variables(migration):
     assert "verified" in summary and "dump shop" in summary, summary
     assert m["args"]["source"]["login_password"] not in proc.stdout
     assert target_sql(m, "select count(*) from public.plain")[0][0] == 10
+
+
+def test_target_killed_during_the_copy_rolls_the_cutover_back(migration, docker_client):
+    """The target dies while pg_restore writes into it: the cutover fails, the source takes writes
+    again and holds what it held; a rerun copies everything into a fresh target."""
+    m, source = migration, migration["source"]
+    source.sql("create table public.bulk as select g as id, repeat('x', 200) as pad from generate_series(1, 400000) g")
+    progress = m["tmp"] / "progress.log"
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(result=run_module("migrate", dict(m["args"], state="cutover"))))
+    runner.start()
+    deadline = time.monotonic() + 240
+    while "restore postgres" not in (progress.read_text() if progress.exists() else ""):
+        assert time.monotonic() < deadline and runner.is_alive(), progress.read_text() if progress.exists() else "no progress"
+        time.sleep(0.1)
+    docker_client.containers.get(m["name"]).kill()
+    runner.join(timeout=300)
+    failed = outcome["result"]
+    assert failed.failed and "Rolled back: the source takes writes again" in failed["msg"], failed
+    source.sql("insert into public.plain values (77)")  # writable again
+    assert source.sql("select count(*) from public.bulk")[0][0] == 400000
+    assert source.sql("select count(*) from pg_roles where rolname = 'pgdock_migrate'")[0][0] == 0
+    rerun = run_module("migrate", dict(m["args"], state="cutover"))
+    assert rerun.changed and not rerun.failed, rerun
+    assert target_sql(m, "select count(*) from public.bulk")[0][0] == 400000
+    assert target_sql(m, "select count(*) from public.plain")[0][0] == 11

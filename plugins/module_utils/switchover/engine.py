@@ -44,6 +44,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.handle impo
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.engine import ReplicaRun, slot_name_for
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.options import OPTIONS as REPLICA_OPTIONS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, spec_params, timed
+from ansible_collections.pgdock.postgres.plugins.module_utils.switchover.promotion import promote, wait_replayed_past
 
 try:
     from docker.types import Mount
@@ -207,18 +208,8 @@ class Switchover:
         control = timed(self.timings, "read_control_file", self._control_data, old)
         if control.state != "shut down":
             raise PgdockError(f"{old.name!r} did not shut down cleanly (pg_control says {control.state!r})")
-        start = time.monotonic()
-        deadline = start + self.p["catchup_timeout"]
-        while True:
-            row = target_conn.row("select pg_last_wal_replay_lsn() > %s::pg_lsn, "
-                                  "pg_last_wal_replay_lsn()::text", (control.checkpoint_text,))
-            if row[0]:
-                break
-            if time.monotonic() > deadline:
-                raise PgdockError(f"{target.name!r} did not replay {old.name!r}'s shutdown checkpoint "
-                                  f"({control.checkpoint_text}) within {self.p['catchup_timeout']} s (it is at {row[1]})")
-            time.sleep(0.02)
-        self.timings["catch_up"] = round(time.monotonic() - start, 3)
+        self.timings["catch_up"] = wait_replayed_past(target_conn, control.checkpoint_text, target.name,
+                                                      self.p["catchup_timeout"], f"shutdown checkpoint of {old.name!r}")
         self.log.add(f"{target.name} replayed everything {old.name} wrote (shutdown checkpoint "
                      f"{control.checkpoint_text}, timeline {control.timeline})")
 
@@ -241,14 +232,7 @@ class Switchover:
         return parse_controldata_output(output)
 
     def _promote(self, target_conn, target) -> None:
-        """pg_promote without its own wait (it polls every 100 ms), then poll more often here."""
-        if not target_conn.value("select pg_promote(false)"):
-            raise PgdockError(f"pg_promote on {target.name!r} was refused")
-        deadline = time.monotonic() + self.p["catchup_timeout"]
-        while target_conn.value("select pg_is_in_recovery()"):
-            if time.monotonic() > deadline:
-                raise PgdockError(f"{target.name!r} did not finish its promotion within {self.p['catchup_timeout']} s")
-            time.sleep(0.01)
+        promote(target_conn, target.name, self.p["catchup_timeout"])
         self.log.add(f"promoted {target.name}")
 
     def _rollback(self, old, target_conn, cause: Exception) -> None:
