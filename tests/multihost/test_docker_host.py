@@ -90,18 +90,23 @@ class BareHost:
         return proc, result
 
 
+def task_name(task: dict) -> str:
+    """A task's name without its role's prefix (pgdock.postgres.docker_host : ...)."""
+    return task["task"]["name"].split(" : ", 1)[-1]
+
+
 def failures(result: dict) -> list:
-    return [(t["task"]["name"], r) for p in result["plays"] for t in p["tasks"]
+    return [(task_name(t), r) for p in result["plays"] for t in p["tasks"]
             for r in t["hosts"].values() if r.get("failed") or r.get("unreachable")]
 
 
 def tasks(result: dict) -> dict[str, dict]:
     """Each task's result on the host, by task name (the last one of a name wins)."""
-    return {t["task"]["name"]: r for p in result["plays"] for t in p["tasks"] for r in t["hosts"].values()}
+    return {task_name(t): r for p in result["plays"] for t in p["tasks"] for r in t["hosts"].values()}
 
 
 def changed_tasks(result: dict) -> list[str]:
-    return [t["task"]["name"] for p in result["plays"] for t in p["tasks"]
+    return [task_name(t) for p in result["plays"] for t in p["tasks"]
             for r in t["hosts"].values() if r.get("changed")]
 
 
@@ -216,6 +221,8 @@ def test_second_run_changes_nothing(bare_host):
     _, result = bare_host.playbook(ROLE_PLAY + MODULE_PLAY, ROLE_VARS)
     assert changed_tasks(result) == [], changed_tasks(result)
     assert result["stats"]["dh1"]["changed"] == 0
+    # dpkg found every package: apt did not even run
+    assert tasks(result)["Docker engine and Python libraries from the distribution"].get("skipped"), result
     # and check mode on the prepared host agrees
     _, result = bare_host.playbook(ROLE_PLAY, ROLE_VARS, check=True)
     assert changed_tasks(result) == [], changed_tasks(result)
@@ -236,11 +243,11 @@ def test_deploy_playbook_prepares_the_host_first(bare_host):
         "pgdock_server_networks": [{"name": "pgdock-dh-db", "aliases": ["primary"]}],
     })
     play = result["plays"][0]["tasks"]
-    names = [t["task"]["name"] for t in play]
+    names = [task_name(t) for t in play]
     # the role ran first (its argument check, then its tasks), and changed nothing on a prepared host
-    first_server_task = next(i for i, t in enumerate(play) if t["task"]["name"].startswith("Networks"))
+    first_server_task = next(i for i, t in enumerate(play) if task_name(t).startswith("Networks"))
     assert "Packages installed already" in names[:first_server_task], names
-    role_changes = [t["task"]["name"] for t in play[:first_server_task]
+    role_changes = [task_name(t) for t in play[:first_server_task]
                     for r in t["hosts"].values() if r.get("changed")]
     assert role_changes == [], role_changes
     summary = tasks(result)["Summary of the deployment"]["msg"]
