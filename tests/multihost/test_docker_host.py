@@ -68,8 +68,8 @@ class BareHost:
         return run(["docker", "exec", NAME, "sh", "-c", script], check=check)
 
     def playbook(self, text: str, extra_vars: dict | None = None, check: bool = False,
-                 path: Path | None = None, timeout: float = 900) -> tuple[subprocess.CompletedProcess, dict]:
-        """ansible-playbook over SSH on this host; the process and its JSON result."""
+                 path: Path | None = None, timeout: float = 900) -> dict:
+        """ansible-playbook over SSH on this host (it must succeed); its JSON result."""
         if path is None:
             path = self.inventory.parent / "playbook.yml"
             path.write_text(text)
@@ -87,7 +87,7 @@ class BareHost:
             raise AssertionError(f"no JSON from ansible-playbook (rc={proc.returncode}):\n"
                                  f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}") from exc
         assert proc.returncode == 0, json.dumps(failures(result), indent=1)[-6000:]
-        return proc, result
+        return result
 
 
 def task_name(task: dict) -> str:
@@ -179,7 +179,7 @@ def test_check_mode_on_the_bare_host_says_what_it_would_install_and_changes_noth
     assert bare_host.sh("command -v dockerd docker", check=False).returncode != 0
     assert bare_host.sh("python3 -c 'import docker'", check=False).returncode != 0
     assert bare_host.sh("python3 -c 'import psycopg2'", check=False).returncode != 0
-    _, result = bare_host.playbook(ROLE_PLAY, ROLE_VARS, check=True)
+    result = bare_host.playbook(ROLE_PLAY, ROLE_VARS, check=True)
     would = tasks(result)["Packages that would be installed"]
     assert would["changed"], would
     for package in ("docker.io", "python3-docker", "python3-psycopg2", "python3-cryptography"):
@@ -192,7 +192,7 @@ def test_check_mode_on_the_bare_host_says_what_it_would_install_and_changes_noth
 
 def test_the_role_installs_the_engine_and_libraries_and_modules_run(bare_host):
     start = time.monotonic()
-    _, result = bare_host.playbook(ROLE_PLAY + MODULE_PLAY, ROLE_VARS)
+    result = bare_host.playbook(ROLE_PLAY + MODULE_PLAY, ROLE_VARS)
     seconds = time.monotonic() - start
     results = tasks(result)
     installed = results["Docker engine and Python libraries from the distribution"]
@@ -218,13 +218,13 @@ def test_the_role_installs_the_engine_and_libraries_and_modules_run(bare_host):
 
 
 def test_second_run_changes_nothing(bare_host):
-    _, result = bare_host.playbook(ROLE_PLAY + MODULE_PLAY, ROLE_VARS)
+    result = bare_host.playbook(ROLE_PLAY + MODULE_PLAY, ROLE_VARS)
     assert changed_tasks(result) == [], changed_tasks(result)
     assert result["stats"]["dh1"]["changed"] == 0
     # dpkg found every package: apt did not even run
     assert tasks(result)["Docker engine and Python libraries from the distribution"].get("skipped"), result
     # and check mode on the prepared host agrees
-    _, result = bare_host.playbook(ROLE_PLAY, ROLE_VARS, check=True)
+    result = bare_host.playbook(ROLE_PLAY, ROLE_VARS, check=True)
     assert changed_tasks(result) == [], changed_tasks(result)
 
 
@@ -235,7 +235,7 @@ def test_deploy_playbook_prepares_the_host_first(bare_host):
     assert saved.wait(timeout=60) == 0
     secrets = bare_host.inventory.parent / "superuser_password"
     secrets.write_text("dh-" + os.urandom(8).hex())
-    _, result = bare_host.playbook("", path=REPO / "playbooks" / "deploy.yml", extra_vars={
+    result = bare_host.playbook("", path=REPO / "playbooks" / "deploy.yml", extra_vars={
         "pgdock_prepare_hosts": True, **ROLE_VARS,
         "pgdock_networks": [{"name": "pgdock-dh-db"}],
         "pgdock_server_name": "pgdock-dh-pg", "pgdock_server_image": SERVER_IMAGE, "pgdock_server_pull": "never",
@@ -268,7 +268,7 @@ def test_venv_mode_makes_the_interpreter_of_the_modules(bare_host):
     venv_vars = {**ROLE_VARS, "pgdock_docker_host_python": "venv", "pgdock_docker_host_venv_site_packages": True,
                  "pgdock_docker_host_pip_requirements": ["docker==7.2.0", "psycopg2>=2.9", "cryptography>=42.0.0"],
                  "pgdock_docker_host_pip_extra_args": "--no-index --find-links /root/wheels"}
-    _, result = bare_host.playbook(ROLE_PLAY + MODULE_PLAY, venv_vars)
+    result = bare_host.playbook(ROLE_PLAY + MODULE_PLAY, venv_vars)
     results = tasks(result)
     assert results["Python libraries in the venv /opt/pgdock/venv"]["changed"]
     facts = results["What the interpreter has"]["ansible_facts"]["pgdock_docker_host_facts"]
@@ -277,5 +277,5 @@ def test_venv_mode_makes_the_interpreter_of_the_modules(bare_host):
     python = results["The interpreter the modules run with"]["ansible_facts"]["ansible_python"]
     assert python["executable"] == "/opt/pgdock/venv/bin/python", python
     assert results["A network"]["changed"] is False
-    _, result = bare_host.playbook(ROLE_PLAY + MODULE_PLAY, venv_vars)
+    result = bare_host.playbook(ROLE_PLAY + MODULE_PLAY, venv_vars)
     assert changed_tasks(result) == [], changed_tasks(result)
