@@ -10,9 +10,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pgdock-ansible-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/pgdock/postgres"
 mkdir -p "$dest"
-tar -C "$repo" --exclude=./.venv --exclude=./.collections --exclude=./build --exclude=./.git \
-  --exclude=./.demo --exclude=./.testbed --exclude=./.ansible --exclude='*/__pycache__' --exclude=./.pytest_cache --exclude='./tests/output' -c . \
-  | tar -C "$dest" -x
+# the files git knows or would add (.gitignore and .git/info/exclude respected: no venv, build output,
+# demo secrets or other working copies), those that exist
+(cd "$repo" && git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh) \
+  | tar -C "$repo" --null -T - -c | tar -C "$dest" -x
 # ansible-test bootstraps pip in its sanity venvs with a get-pip.py it downloads from outside any
 # package registry; give it our stand-in (ensurepip + PyPI) under the name it looks for
 pip_version=$("$bin/python" -c 'import re, ansible_test, pathlib; p = pathlib.Path(ansible_test.__file__).parent / "_internal/python_requirements.py"; print(re.search(r"pip=.([0-9.]+).", p.read_text()).group(1))')
