@@ -6,13 +6,14 @@ procedure (pg_dump -Fc, pg_restore, reconnect), in the same run, on the same pgb
 
 The source is a plain container (hand-written configuration, no pgdock labels) filled with
 `pgbench -i -s <scale>` (scale 70 is about 1 GB). For each method: `state: synced` (timed), then
-writer clients on the source's published port, `state: cutover` (timed), and the clients reconnect
-to the target's port once it returned. Printed per method: write pause (longest gap between
+writer clients through a pgdock PgBouncer in front of the source (`server_host`), `state: cutover`
+with `pooler` (timed); with --no-pooler the clients write to the source's published port and
+reconnect to the target's port once the cutover returned. Printed per method: write pause (longest gap between
 acknowledged commits), failed transactions, lost acknowledged writes, time to synced, cutover time,
 total; the hand procedure's downtime beside them, and for the dump method the ratio of its write
 downtime to a raw `pg_dump -Fd -j 2` + `pg_restore -j 2` of the same data, timed in the same run.
-Without a pooler the writers see errors while writes are stopped (they are counted as failed) and
-reconnect to the target once the cutover returned.
+With the dump method writes stop for the whole copy and the pooler is paused only around its
+repoint, so the writers see read-only errors meanwhile (counted as failed).
 Goals: physical and logical write pause <= 1 s with 0 lost; dump total <= 1.10 x raw.
 Everything it creates is removed; traffic stays on a Docker network of its own and on 127.0.0.1;
 the load is bounded in time and rows.
@@ -35,11 +36,12 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from cleanup import remove_objects  # noqa: E402
 from ansible_runner import run_module  # noqa: E402  (the real ansible, the checkout's collection)
-from migrate_sources import start_plain_source  # noqa: E402
+from migrate_sources import BASE_HBA, start_plain_source  # noqa: E402
 from pgclient import sql, unused_port  # noqa: E402
 from write_load import TABLE, WriterLoad  # noqa: E402
 
 STEADY_SECONDS = 3.0
+APP_PASSWORD = "bench-app-pw"
 TARGET_MAJOR = {"physical": None, "logical": 18, "dump": 18}  # None: the source's major
 
 
@@ -79,8 +81,10 @@ class Bench:
 
     def start_source(self) -> None:
         self.source = start_plain_source(self.client, self.cleanup, self.unique, self.args.source_image, self.tmp,
-                                         wal_level="logical", extra_conf="max_connections = 200\n")
-        self.source.sql("create database bench")
+                                         wal_level="logical", extra_conf="max_connections = 200\n",
+                                         hba=BASE_HBA + "host    replication  all        0.0.0.0/0     scram-sha-256\n")
+        self.source.sql(f"create role app login password '{APP_PASSWORD}'")
+        self.source.sql("create database bench owner app")
         container = self.source.container()
         _, seconds = timed(lambda: exec_in(container, ["pgbench", "-i", "-q", "-s", str(self.args.scale),
                                                        "--foreign-keys", "bench"]))
@@ -103,26 +107,43 @@ class Bench:
         self.cleanup["volumes"] += [f"{name}-data", f"{name}-migrate-dump"]
         major = TARGET_MAJOR[method] or self.major
         params = dict(name=name, method=method, source=self.source.options(), databases=["bench"],
-                      superuser_password="bench-target-" + self.tag, jobs=2,
+                      # a physical copy keeps the source's roles: its superuser's password is the source's
+                      superuser_password=self.source.password if method == "physical" else "bench-target-" + self.tag,
+                      jobs=2,
                       target=dict(image=f"pgdock-test/postgres:{major}", pull="never",
                                   networks=[{"name": self.source.network}], published_port=port,
                                   secrets_dir=str(self.tmp / name), stop_timeout=60),
-                      progress_file=str(self.tmp / f"{name}.progress"))
+                      progress_file=str(self.tmp / f"{name}.progress"),
+                      # pgbench_history has no primary key: the logical method replicates it with
+                      # REPLICA IDENTITY FULL (the operator's choice the module asks for)
+                      **({"replica_identity_full": True} if method == "logical" else {}))
         endpoint = {"port": self.source.port}
-        load = WriterLoad(endpoint=lambda: ("127.0.0.1", endpoint["port"]), user="postgres",
-                          password=self.source.password, dbname="bench", clients=self.args.clients,
-                          max_seconds=900)
+        user, password = "postgres", self.source.password
+        if self.args.pooler:
+            pooler = self.unique(method[:4] + "-pgb")
+            self.cleanup["containers"].append(pooler)
+            endpoint["port"] = unused_port()
+            user, password = "app", APP_PASSWORD
+            check(run_module("pooler", dict(
+                name=pooler, server_host=self.source.name, login_host="127.0.0.1", login_port=self.source.port,
+                login_password=self.source.password, networks=[self.source.network], image=self.args.pgbouncer_image,
+                pull="never", published_port=endpoint["port"], users=["app"], databases=[{"name": "bench"}],
+                secrets_dir=str(self.tmp / pooler))))
+            params["pooler"] = pooler
+        load = WriterLoad(endpoint=lambda: ("127.0.0.1", endpoint["port"]), user=user, password=password,
+                          dbname="bench", clients=self.args.clients, max_seconds=900)
         load.create_table()  # before synced: every method carries it
         _, to_synced = timed(lambda: check(run_module("migrate", params)))
         load.start()
         time.sleep(STEADY_SECONDS)
         result, cutover = timed(lambda: check(run_module("migrate", dict(params, state="cutover"))))
-        load.password = params["superuser_password"] if method != "physical" else self.source.password
-        endpoint["port"] = port
+        if not self.args.pooler:  # clients get the new connection string
+            load.password = params["superuser_password"]
+            endpoint["port"] = port
         time.sleep(STEADY_SECONDS)
         load.stop()
         report = load.report()
-        present = [r[0] for r in sql(port, load.password, f"select id from {TABLE}", dbname="bench")]
+        present = [r[0] for r in sql(port, params["superuser_password"], f"select id from {TABLE}", dbname="bench")]
         print(f"{method} cutover phases: " + ", ".join(f"{p['phase']} {p['seconds']} s" for p in result.get("phases", [])))
         return {"write pause (s)": report["write_pause_s"], "failed transactions": report["failed"],
                 "lost acknowledged writes": len(load.missing(present)), "time to synced (s)": to_synced,
@@ -175,6 +196,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--methods", default="dump,physical,logical")
     parser.add_argument("--source-image", default="pgdock-test/postgres:17")
+    parser.add_argument("--pgbouncer-image", default="pgdock-test/pgbouncer:latest")
+    parser.add_argument("--no-pooler", dest="pooler", action="store_false",
+                        help="writers straight to the source, reconnecting to the target after the cutover")
     args = parser.parse_args()
     bench = Bench(args)
     try:
