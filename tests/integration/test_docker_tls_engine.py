@@ -28,13 +28,17 @@ def tls_engine():
     if not (CERT_PATH / "ca.pem").exists():
         pytest.skip(f"no TLS endpoint certificates in {CERT_PATH}: this engine was started before the test bed "
                     "had a TLS listener (testbed/ensure-docker.sh starts dockerd with one)")
-    options = dict(docker_host=TLS_HOST, validate_certs=True, ca_path=str(CERT_PATH / "ca.pem"),
+    # tls_hostname: the engine's name checked as the certificate's DNS name, not as the URL's address
+    options = dict(docker_host=TLS_HOST, validate_certs=True, tls_hostname="localhost", ca_path=str(CERT_PATH / "ca.pem"),
                    client_cert=str(CERT_PATH / "cert.pem"), client_key=str(CERT_PATH / "key.pem"))
     tls = docker.tls.TLSConfig(client_cert=(options["client_cert"], options["client_key"]),
                                ca_cert=options["ca_path"], verify=True)
-    client = docker.DockerClient(base_url=TLS_HOST, tls=tls, timeout=60)
-    client.api.trust_env = False  # REQUESTS_CA_BUNDLE would replace the test bed's CA
     try:
+        with pytest.MonkeyPatch.context() as env:  # REQUESTS_CA_BUNDLE would replace the test bed's CA
+            env.delenv("REQUESTS_CA_BUNDLE", raising=False)
+            env.delenv("CURL_CA_BUNDLE", raising=False)
+            client = docker.DockerClient(base_url=TLS_HOST, tls=tls, timeout=60)
+        client.api.trust_env = False
         client.ping()
     except docker.errors.DockerException as exc:
         pytest.fail(f"the TLS endpoint {TLS_HOST} (certificates in {CERT_PATH}) does not answer: {exc}")
