@@ -3,8 +3,8 @@ testbed/ensure-docker.sh starts with the certificates of testbed/docker-tls.sh):
 built with pg_basebackup in a helper container, a write that reaches it, and second runs that change
 nothing, every module call given only the connection options.
 
-PGDOCK_TEST_TLS_DOCKER_HOST and PGDOCK_TEST_TLS_CERT_PATH (a directory with ca.pem, cert.pem,
-key.pem) name another TLS endpoint."""
+PGDOCK_TEST_TLS_DOCKER_HOST, PGDOCK_TEST_TLS_CERT_PATH (a directory with ca.pem, cert.pem, key.pem)
+and PGDOCK_TEST_TLS_HOSTNAME (a name in its certificate) name another TLS endpoint."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pgclient import sql, unused_port, wait_until
 
 TLS_HOST = os.environ.get("PGDOCK_TEST_TLS_DOCKER_HOST", "tcp://127.0.0.1:2376")
 CERT_PATH = Path(os.environ.get("PGDOCK_TEST_TLS_CERT_PATH", "/var/lib/pgdock-testbed/docker-tls"))
+TLS_HOSTNAME = os.environ.get("PGDOCK_TEST_TLS_HOSTNAME", "localhost")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def tls_engine():
         pytest.skip(f"no TLS endpoint certificates in {CERT_PATH}: this engine was started before the test bed "
                     "had a TLS listener (testbed/ensure-docker.sh starts dockerd with one)")
     # tls_hostname: the engine's name checked as the certificate's DNS name, not as the URL's address
-    options = dict(docker_host=TLS_HOST, validate_certs=True, tls_hostname="localhost", ca_path=str(CERT_PATH / "ca.pem"),
+    options = dict(docker_host=TLS_HOST, validate_certs=True, tls_hostname=TLS_HOSTNAME, ca_path=str(CERT_PATH / "ca.pem"),
                    client_cert=str(CERT_PATH / "cert.pem"), client_key=str(CERT_PATH / "key.pem"))
     tls = docker.tls.TLSConfig(client_cert=(options["client_cert"], options["client_key"]),
                                ca_cert=options["ca_path"], verify=True)
