@@ -12,9 +12,9 @@ import os
 import secrets
 from pathlib import Path
 
-import docker
 import pytest
 
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import connect, DockerAccessError
 from ansible_runner import run_module
 from pgclient import sql, unused_port, wait_until
 
@@ -32,16 +32,9 @@ def tls_engine():
     # tls_hostname: the engine's name checked as the certificate's DNS name, not as the URL's address
     options = dict(docker_host=TLS_HOST, validate_certs=True, tls_hostname=TLS_HOSTNAME, ca_path=str(CERT_PATH / "ca.pem"),
                    client_cert=str(CERT_PATH / "cert.pem"), client_key=str(CERT_PATH / "key.pem"))
-    tls = docker.tls.TLSConfig(client_cert=(options["client_cert"], options["client_key"]),
-                               ca_cert=options["ca_path"], verify=True)
-    try:
-        with pytest.MonkeyPatch.context() as env:  # REQUESTS_CA_BUNDLE would replace the test bed's CA
-            env.delenv("REQUESTS_CA_BUNDLE", raising=False)
-            env.delenv("CURL_CA_BUNDLE", raising=False)
-            client = docker.DockerClient(base_url=TLS_HOST, tls=tls, timeout=60)
-        client.api.trust_env = False
-        client.ping()
-    except docker.errors.DockerException as exc:
+    try:  # the modules' own client: the options' CA (not REQUESTS_CA_BUNDLE) and tls_hostname
+        client = connect(dict(options, tls=True, api_version="auto", timeout=60, use_ssh_client=False, debug=False))
+    except DockerAccessError as exc:
         pytest.fail(f"the TLS endpoint {TLS_HOST} (certificates in {CERT_PATH}) does not answer: {exc}")
     yield options, client
     client.close()
