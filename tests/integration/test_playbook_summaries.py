@@ -7,11 +7,13 @@ import re
 import shutil
 from pathlib import Path
 
+import test_switchover
 from ansible_runner import REPO, playbook_stats, run_playbook, task_results
 from test_backup import backup, psql
-from test_switchover import cluster, is_primary  # noqa: F401 - the fixture of a primary, a standby and a pooler
+from test_switchover import is_primary
 
 PLAYBOOKS = REPO / "playbooks"
+cluster = test_switchover.cluster  # the fixture: a primary, a streaming standby and a pooler in front
 
 
 def summary(proc, name: str) -> list[str]:
@@ -41,8 +43,8 @@ def test_the_backup_playbook_sums_up_the_backup_it_took_and_then_the_newest(pg_s
                         rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ, in {re.escape(str(repo))}/full/{label}", again[1]), again
 
 
-def test_the_restore_playbook_sums_up_the_restore_and_its_phases(pg_server, docker_client, tmp_path, unique,
-                                                                  cleanup):
+def test_the_restore_playbook_sums_up_the_restore_and_its_phases(
+        pg_server, docker_client, tmp_path, unique, cleanup):
     server = pg_server(18)
     psql(docker_client, server, "CREATE TABLE t AS SELECT generate_series(1, 1000) AS i")
     repo = tmp_path / "repo"
@@ -65,7 +67,7 @@ def test_the_restore_playbook_sums_up_the_restore_and_its_phases(pg_server, dock
     assert re.fullmatch(r"extract: [\d.]+ s, [\d.]+ [KM]B", lines[2]), lines
 
 
-def test_the_switchover_playbook_sums_up_the_new_primary_and_the_pause(cluster):  # noqa: F811
+def test_the_switchover_playbook_sums_up_the_new_primary_and_the_pause(cluster):
     lines = summary(run_playbook(PLAYBOOKS / "switchover.yml", extra_vars=dict(
         pgdock_hosts="localhost", pgdock_pooler_name=cluster["pooler"],
         pgdock_switchover_target=cluster["standby"])), "Summary of the switchover")
