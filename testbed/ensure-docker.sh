@@ -3,7 +3,10 @@
 #  - does nothing when `docker info` already answers and the test tools are present;
 #  - installs Debian's docker.io when no engine is present, plus the test bed's tools when missing:
 #    debootstrap (build-images.sh), psql (molecule verify), shellcheck (ansible-test sanity);
-#  - starts dockerd in the background (no systemd here) and waits until it answers.
+#  - starts dockerd in the background (no systemd here) and waits until it answers: on its unix socket
+#    and on a TLS listener on 127.0.0.1:2376 that asks for client certificates (--tlsverify), made by
+#    testbed/docker-tls.sh in $PGDOCK_DOCKER_TLS_DIR (default /var/lib/pgdock-testbed/docker-tls); an
+#    engine that already answers is left as it is.
 set -euo pipefail
 
 log() { printf '[ensure-docker] %s\n' "$*" >&2; }
@@ -16,6 +19,7 @@ fi
 command -v debootstrap >/dev/null 2>&1 || need_install+=(debootstrap)
 command -v psql >/dev/null 2>&1 || need_install+=(postgresql-client)
 command -v shellcheck >/dev/null 2>&1 || need_install+=(shellcheck)
+command -v openssl >/dev/null 2>&1 || need_install+=(openssl)
 if ((${#need_install[@]})); then
   if [ "$(id -u)" != 0 ]; then
     log "missing ${need_install[*]} and not root: install them or run as root"; exit 1
@@ -25,7 +29,7 @@ if ((${#need_install[@]})); then
   apt-get update -qq
   # the package's post-install cannot start a service without systemd; that failure is harmless
   apt-get install -y -qq --no-install-recommends "${need_install[@]}" >/dev/null || true
-  for tool in debootstrap psql shellcheck; do
+  for tool in debootstrap psql shellcheck openssl; do
     command -v "$tool" >/dev/null 2>&1 || { log "$tool is still missing after apt-get install"; exit 1; }
   done
   answers || command -v dockerd >/dev/null 2>&1 || { log "docker.io did not install"; exit 1; }
@@ -41,7 +45,10 @@ if ! answers; then
   if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
     rm -f /var/run/docker.pid
   fi
-  pgrep -x dockerd >/dev/null || nohup setsid dockerd >"$logfile" 2>&1 </dev/null &
+  tls_dir=${PGDOCK_DOCKER_TLS_DIR:-/var/lib/pgdock-testbed/docker-tls}
+  read -r -a tls_flags <<<"$(bash "$(dirname "$0")/docker-tls.sh" "$tls_dir")"
+  pgrep -x dockerd >/dev/null || nohup setsid dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2376 \
+    "${tls_flags[@]}" >"$logfile" 2>&1 </dev/null &
   for _ in $(seq 1 60); do
     answers && break
     sleep 1
@@ -49,3 +56,9 @@ if ! answers; then
   answers || { log "dockerd did not answer within 60 s; last log lines:"; tail -n 20 "$logfile" >&2; exit 1; }
 fi
 log "daemon answers: $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
+tls_dir=${PGDOCK_DOCKER_TLS_DIR:-/var/lib/pgdock-testbed/docker-tls}
+if [ -s "$tls_dir/ca.pem" ] && DOCKER_CERT_PATH=$tls_dir timeout 10 docker --tlsverify -H tcp://127.0.0.1:2376 version >/dev/null 2>&1; then
+  log "TLS listener answers on 127.0.0.1:2376 (certificates in $tls_dir)"
+else
+  log "no TLS listener on 127.0.0.1:2376 (the engine was started without it); its tests are skipped"
+fi

@@ -133,6 +133,15 @@ options:
     description: Seconds to wait for the restored server to finish recovery.
     type: int
     default: 300
+  progress_file:
+    description:
+      - File on the Docker host that gets a timestamped line when each phase starts and ends, and, while
+        a physical backup is extracted, one at each percent of its archives with the bytes extracted and
+        in all - C(tail -f) it to watch a long restore. The same phases, with seconds and bytes, are in
+        RV(phases).
+      - Defaults to C(/var/lib/pgdock/<name>/progress.log) for a physical restore, to
+        C(/var/lib/pgdock/<container>/progress.log) for a logical one.
+    type: path
   container:
     description: Logical restore; the running server container to restore into.
     type: str
@@ -213,6 +222,23 @@ actions:
   returned: when changed
   type: list
   elements: str
+phases:
+  description:
+    - The phases of the restore with C(seconds) and C(bytes).
+    - "Physical: C(checksums) (the chain's files checked, bytes: their size), C(extract) (the archives
+      extracted, verified and, for a chain, combined; bytes: the data extracted), C(container) (the server
+      created and started) and C(recovery) (until it accepts writes; bytes: the WAL replayed after the
+      backup's end)."
+    - "Logical: one C(restore <database>) per database (bytes: the size of its dump)."
+  returned: when a backup was restored (not in check mode)
+  type: list
+  elements: dict
+  sample: [{phase: checksums, seconds: 0.8, bytes: 52428800}, {phase: extract, seconds: 6.2, bytes: 314572800},
+           {phase: container, seconds: 2.1}, {phase: recovery, seconds: 1.4, bytes: 16777216}]
+progress_file:
+  description: The progress file written (see O(progress_file)).
+  returned: with RV(phases)
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -3,6 +3,7 @@ cleanup of everything a test created."""
 
 from __future__ import annotations
 
+import os
 import secrets
 
 import docker
@@ -40,9 +41,11 @@ def pg_image(docker_client):
 
 @pytest.fixture
 def unique():
-    """unique(prefix) -> a name no other test uses, e.g. pgdt-net-3fa2c1."""
+    """unique(prefix) -> a name no other test uses, e.g. pgdt-net-3fa2c1 (PGDOCK_TEST_PREFIX replaces
+    "pgdt-", so that runs sharing an engine can tell their objects apart)."""
     token = secrets.token_hex(3)
-    return lambda prefix: f"pgdt-{prefix}-{token}"
+    head = os.environ.get("PGDOCK_TEST_PREFIX", "pgdt-")
+    return lambda prefix: f"{head}{prefix}-{token}"
 
 
 @pytest.fixture

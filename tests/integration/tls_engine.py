@@ -1,7 +1,7 @@
 """The local Docker engine behind a TLS endpoint on 127.0.0.1 that asks for client certificates, as
 `dockerd --tlsverify -H tcp://...` does: a CA of the test, a server certificate that names only
 ENGINE_NAME (not 127.0.0.1, so the name check is what tls_hostname changes), a client certificate,
-and a thread that terminates TLS and relays each connection to the engine's unix socket.
+and a thread per connection that terminates TLS and relays it to the engine's unix socket.
 
     with TlsEngine(tmp_path) as engine:
         engine.url, engine.files  ->  tcp://127.0.0.1:<port>, {ca_path, client_cert, client_key}
@@ -10,6 +10,7 @@ and a thread that terminates TLS and relays each connection to the engine's unix
 from __future__ import annotations
 
 import datetime
+import select
 import socket
 import ssl
 import threading
@@ -91,6 +92,9 @@ class TlsEngine:
             threading.Thread(target=self._relay, args=(raw,), daemon=True).start()
 
     def _relay(self, raw: socket.socket) -> None:
+        """One connection, both directions in this one thread: an SSL socket must not be read in one
+        thread while another writes it (OpenSSL does not allow it; such a relay drops connections now
+        and then, which a client sees as "Remote end closed connection without response")."""
         raw.settimeout(120)
         try:
             client = self.context.wrap_socket(raw, server_side=True)
@@ -100,21 +104,23 @@ class TlsEngine:
             return
         engine = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         engine.connect(ENGINE_SOCKET)
-        threading.Thread(target=self._pump, args=(engine, client), daemon=True).start()
-        self._pump(client, engine)
-
-    @staticmethod
-    def _pump(source, sink) -> None:
+        peer = {client: engine, engine: client}
         try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                sink.sendall(data)
+            while not self._stopped.is_set():
+                readable, _w, _x = select.select([client, engine], [], [], 0.5)
+                for source in readable:
+                    # what the SSL layer already decrypted is not seen by select: read it all
+                    while True:
+                        data = source.recv(65536)
+                        if not data:
+                            return
+                        peer[source].sendall(data)
+                        if source is not client or not client.pending():
+                            break
         except OSError:
             pass
-        finally:  # shutdown, not only close: it wakes the other direction's blocked recv and sends the FIN
-            for end in (source, sink):
+        finally:  # shutdown, not only close: the other end sees the FIN at once
+            for end in (client, engine):
                 try:
                     end.shutdown(socket.SHUT_RDWR)
                 except OSError:

@@ -7,6 +7,8 @@ or databases of a logical backup into a running server."""
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import (
     check_backup,
     PHYSICAL_KINDS,
@@ -15,10 +17,15 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository 
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.server import Server
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.engine import ContainerEngine
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.options import container_params
-from ansible_collections.pgdock.postgres.plugins.module_utils.contract import REPO_MOUNT, RESTORED_LABEL
+from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
+    progress_file_for,
+    REPO_MOUNT,
+    RESTORED_LABEL,
+)
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import connect, docker_action, get_or_none
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.endpoint import connection_options
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import layout_of_image
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.progress import Progress
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import secret_needs_write, write_secret
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import lsn_to_int, parse_lsn, parse_time
@@ -51,6 +58,7 @@ class RestoreEngine:
         self.actions: list[str] = []
         self.client = None
         self.layout = None
+        self.progress = None
         # checked before anything else: a bad target is refused before any container is touched
         self.target_time = parse_time(params["target_time"]) if params.get("target_time") else None
         self.target_lsn = parse_lsn(params["target_lsn"]) if params.get("target_lsn") else None
@@ -99,7 +107,10 @@ class RestoreEngine:
         if not self.p.get("name"):
             raise PgdockError("name: the new container to restore into is required for a physical restore")
         chain = self.repo.chain(label["id"])
-        check_chain(self.repo, chain)
+        self._start_progress(f"restore {self.p['name']}", self.p["name"])
+        with self.progress.phase("checksums") as checksums:
+            check_chain(self.repo, chain)
+            checksums["bytes"] = sum(b.get("bytes") or 0 for b in chain)
         self.client = connect(self.p)
         image_name = self.p.get("image") or label["image"]
         image = get_or_none(self.client.images, image_name, "image")
@@ -117,9 +128,20 @@ class RestoreEngine:
         password = self._superuser_password(label)
         archiving = bool((self.p.get("container_options") or {}).get("wal_archive_dir"))
         fill_volume(self.client, self.repo, image.id, layout, volume_name, self.p["name"], chain, recovery,
-                    clear=True, archiving=archiving)
-        container = self._start(image_name, volume_name, label, password)
+                    clear=True, archiving=archiving, progress=self.progress)
+        with self.progress.phase("container"):
+            container = self._start(image_name, volume_name, label, password)
         return self._verify(container, label, chain, recovery)
+
+    def _start_progress(self, task: str, owner: str) -> None:
+        """The phases of this run, and its progress file (none in check mode)."""
+        path = self.p.get("progress_file") or progress_file_for(owner)
+        self.progress = Progress(None if self.check_mode else path, task)
+
+    def _with_phases(self, result: dict) -> dict:
+        if not self.check_mode:
+            result.update(phases=self.progress.phases, progress_file=self.progress.path)
+        return result
 
     def _check_destination(self, volume_name: str) -> None:
         existing = get_or_none(self.client.containers, self.p["name"], "container")
@@ -183,9 +205,13 @@ class RestoreEngine:
 
     def _verify(self, container, label: dict, chain: list[dict], recovery) -> dict:
         """Wait for the end of recovery, then a sanity query; the facts of the restored server."""
-        restored = finish_recovery(container, label["superuser"], self.layout, recovery, self.p["wait_timeout"])
-        return {"changed": True, "actions": self.actions, "backup": label,
-                "chain": [b["id"] for b in chain], "container": self.p["name"], "restored": restored}
+        with self.progress.phase("recovery") as phase:
+            restored = finish_recovery(container, label["superuser"], self.layout, recovery, self.p["wait_timeout"])
+            if label.get("stop_lsn"):  # the WAL replayed after the backup's end (the end of its own WAL too)
+                phase["bytes"] = max(0, lsn_to_int(restored["lsn"]) - lsn_to_int(label["stop_lsn"]))
+        return self._with_phases({"changed": True, "actions": self.actions, "backup": label,
+                                  "chain": [b["id"] for b in chain], "container": self.p["name"],
+                                  "restored": restored})
 
     # -- logical ---------------------------------------------------------------------------------
     def _logical(self, label: dict) -> dict:
@@ -215,21 +241,30 @@ class RestoreEngine:
             self.actions.append(f"restore database {db} of backup {label['id']} as {target} on {server.name}")
         if self.check_mode:
             return {"changed": True, "actions": self.actions, "backup": label}
+        self._start_progress(f"restore of backup {label['id']} on {server.name}", server.name)
         for db, target in plan:
-            name = {"db": target}
-            if target in clash:
-                server.sql.run('DROP DATABASE :"db" WITH (FORCE)', name, what=f"dropping database {target}")
-            server.sql.run('CREATE DATABASE :"db" TEMPLATE template0', name, what=f"creating database {target}")
-            script = ""
-            if self.p["restore_globals"]:
-                script += f'psql -X --no-password -q -d postgres -f {REPO_MOUNT}/logical/{label["id"]}/globals.sql; '
-            script += 'pg_restore --no-password --exit-on-error -d "$1" "$2"'
-            dump = f"{REPO_MOUNT}/logical/{label['id']}/{label['files'][db]}"
-            try:
-                server.run_helper(script, self.repo.root, f"restoring database {db} as {target}", [target, dump],
-                                  repo_read_only=True)
-            except PgdockError as exc:
-                server.sql.run('DROP DATABASE IF EXISTS :"db" WITH (FORCE)', name, what=f"dropping database {target}")
-                raise PgdockError(f"{exc}; the partly restored database {target} was dropped", **exc.details) from None
-        return {"changed": True, "actions": self.actions, "backup": label,
-                "databases": [target for _db, target in plan]}
+            with self.progress.phase(f"restore {db} as {target}" if target != db else f"restore {db}") as phase:
+                phase["bytes"] = os.path.getsize(os.path.join(self.repo.backup_dir("logical", label["id"]),
+                                                              label["files"][db]))
+                self._logical_one(server, label, db, target, target in clash)
+        return self._with_phases({"changed": True, "actions": self.actions, "backup": label,
+                                  "databases": [target for _db, target in plan]})
+
+    def _logical_one(self, server: Server, label: dict, db: str, target: str, replace: bool) -> None:
+        """Database `db` of the logical backup as `target` (dropped first when `replace`); a partly
+        restored database is dropped again."""
+        name = {"db": target}
+        if replace:
+            server.sql.run('DROP DATABASE :"db" WITH (FORCE)', name, what=f"dropping database {target}")
+        server.sql.run('CREATE DATABASE :"db" TEMPLATE template0', name, what=f"creating database {target}")
+        script = ""
+        if self.p["restore_globals"]:
+            script += f'psql -X --no-password -q -d postgres -f {REPO_MOUNT}/logical/{label["id"]}/globals.sql; '
+        script += 'pg_restore --no-password --exit-on-error -d "$1" "$2"'
+        dump = f"{REPO_MOUNT}/logical/{label['id']}/{label['files'][db]}"
+        try:
+            server.run_helper(script, self.repo.root, f"restoring database {db} as {target}", [target, dump],
+                              repo_read_only=True)
+        except PgdockError as exc:
+            server.sql.run('DROP DATABASE IF EXISTS :"db" WITH (FORCE)', name, what=f"dropping database {target}")
+            raise PgdockError(f"{exc}; the partly restored database {target} was dropped", **exc.details) from None

@@ -26,6 +26,7 @@ OPTIONS = dict(
     secrets_dir=dict(type="path"),
     container_options=dict(type="dict", default={}),
     wait_timeout=dict(type="int", default=300),
+    progress_file=dict(type="path"),
     container=dict(type="str"),
     databases=dict(type="list", elements="str"),
     into_database=dict(type="str"),

@@ -13,12 +13,13 @@ settings and a sanity query (`finish_recovery`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import shlex
 import time
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.backup.extract import EXTRACT_FUNCTION
+from ansible_collections.pgdock.postgres.plugins.module_utils.backup.extract import extract_function
 from ansible_collections.pgdock.postgres.plugins.module_utils.backup.repository import check_backup
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import CONTAINER_LABEL, REPO_MOUNT
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import log_tail, run_in, run_script
@@ -36,6 +37,11 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.lsn import (
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.psql import ContainerSession
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import QueryError
+from ansible_collections.pgdock.postgres.plugins.module_utils.restore.extract_progress import (
+    archive_bytes,
+    checkpoint_records,
+    ExtractWatcher,
+)
 
 try:
     from docker.types import Mount
@@ -134,16 +140,18 @@ def check_archive_reaches(repo, settings: dict, target_lsn: int | None, target_t
                           f"segment {last} ends at {int_to_lsn(end)}); recovery would end before the target")
 
 
-def extract_script(layout, chain_length: int, recovery: dict | None, clear: bool, archiving: bool = False) -> str:
+def extract_script(layout, chain_length: int, recovery: dict | None, clear: bool, archiving: bool = False,
+                   records: int | None = None) -> str:
     """The helper's shell script: backup directories in "$@", the recovery settings in
     $PGDOCK_RECOVERY. `clear` empties the volume first; without it a PGDATA that is not empty is
     refused (exit 4), so nothing is ever written over. Without `archiving` (the new container mounts
-    no WAL archive), archive_mode is turned off: a copy must not archive as the backed-up server."""
+    no WAL archive), archive_mode is turned off: a copy must not archive as the backed-up server.
+    With `records`, tar prints a checkpoint line every that many records (see backup.extract)."""
     vol, pgdata = layout.volume_path, layout.pgdata
     scratch, wal = posixpath.join(vol, SCRATCH_DIR), posixpath.join(vol, RESTORE_WAL_DIR)
     # the paths (PGDATA may be an option's value) as shell variables, quoted once; used as "$var"
     script = (f"vol={shlex.quote(vol)}; pgdata={shlex.quote(pgdata)}; scratch={shlex.quote(scratch)}; "
-              f"wal={shlex.quote(wal)}; repo={shlex.quote(REPO_MOUNT)}; ") + EXTRACT_FUNCTION
+              f"wal={shlex.quote(wal)}; repo={shlex.quote(REPO_MOUNT)}; ") + extract_function(records)
     if clear:
         script += 'find "$vol" -mindepth 1 -delete; '
     else:  # what this script writes is removed again when it fails: no half cluster is left behind
@@ -151,7 +159,7 @@ def extract_script(layout, chain_length: int, recovery: dict | None, clear: bool
                    'echo "$pgdata is not empty; refusing to restore over it" >&2; exit 4; fi; '
                    "trap 'rm -rf \"$pgdata\" \"$scratch\" \"$wal\"' EXIT; ")
     if chain_length == 1:
-        script += 'extract "$1" "$pgdata"; '
+        script += 'n=1; extract "$1" "$pgdata"; '
     else:
         script += ('rm -rf "$scratch"; n=0; for b in "$@"; do n=$((n+1)); extract "$b" "$scratch/$n"; '
                    f'set -- "$@" "$scratch/$n"; done; shift {int(chain_length)}; '
@@ -172,11 +180,27 @@ def extract_script(layout, chain_length: int, recovery: dict | None, clear: bool
 
 
 def fill_volume(client, repo, image_id: str, layout, volume_name: str, owner: str, chain: list[dict],
-                recovery: dict | None, clear: bool = False, archiving: bool = False) -> None:
+                recovery: dict | None, clear: bool = False, archiving: bool = False, progress=None) -> None:
     """Extract the chain into the data volume (created, labelled for container `owner`, when
     missing), with the archived WAL and recovery settings when `recovery` is given; archive_mode off
     unless `archiving` (see extract_script). A volume created here is removed again when the
-    extraction fails."""
+    extraction fails. With `progress` (docker.progress.Progress), the extraction is its phase
+    "extract", with a line at each percent of the chain's archives."""
+    records = watch = None
+    if progress is not None:
+        sizes = [archive_bytes(repo.backup_dir(b["kind"], b["id"])) for b in chain]
+        records = checkpoint_records(sum(sizes))
+    with progress.phase("extract") if progress is not None else contextlib.nullcontext({}) as entry:
+        if progress is not None:
+            watch = ExtractWatcher(progress, entry, sizes, records)
+        _extract(client, repo, image_id, layout, volume_name, owner, chain, recovery, clear, archiving, records, watch)
+        if watch is not None:
+            watch.finish()
+
+
+def _extract(client, repo, image_id: str, layout, volume_name: str, owner: str, chain: list[dict],
+             recovery: dict | None, clear: bool, archiving: bool, records: int | None, on_output) -> None:
+    """fill_volume's helper run, and the clean-up when it fails."""
     volume = get_or_none(client.volumes, volume_name, "volume")
     created = volume is None
     if created:
@@ -187,8 +211,8 @@ def fill_volume(client, repo, image_id: str, layout, volume_name: str, owner: st
     mounts = [Mount(REPO_MOUNT, repo.root, type="bind", read_only=True),
               Mount(layout.volume_path, volume_name, type="volume")]
     try:
-        run_script(client, image_id, extract_script(layout, len(chain), recovery, clear, archiving), mounts,
-                   f"extracting backup {chain[-1]['id']}", environment=env, args=dirs)
+        run_script(client, image_id, extract_script(layout, len(chain), recovery, clear, archiving, records), mounts,
+                   f"extracting backup {chain[-1]['id']}", environment=env, args=dirs, on_output=on_output)
     except PgdockError as exc:
         if created:
             with docker_action(f"removing volume {volume_name}"):
