@@ -46,7 +46,10 @@ if ! answers; then
     rm -f /var/run/docker.pid
   fi
   tls_dir=${PGDOCK_DOCKER_TLS_DIR:-/var/lib/pgdock-testbed/docker-tls}
-  read -r -a tls_flags <<<"$(bash "$(dirname "$0")/docker-tls.sh" "$tls_dir")"
+  # certificates first: the TCP listener never starts without --tlsverify and its certificates
+  tls_text=$(bash "$(dirname "$0")/docker-tls.sh" "$tls_dir")
+  case "$tls_text" in *--tlsverify*) ;; *) log "docker-tls.sh gave no TLS flags: $tls_text"; exit 1 ;; esac
+  read -r -a tls_flags <<<"$tls_text"
   pgrep -x dockerd >/dev/null || nohup setsid dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2376 \
     "${tls_flags[@]}" >"$logfile" 2>&1 </dev/null &
   for _ in $(seq 1 60); do
