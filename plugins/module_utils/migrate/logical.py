@@ -26,7 +26,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.copy_scrip
     create_or_into,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.cutover import Cutover
-from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.fence import is_fenced, unfence
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.fence import fence, is_fenced, unfence
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.logical_checks import (
     blocking_problems,
     object_name,
@@ -181,10 +181,12 @@ class LogicalMethod:
         result: dict = {}
         try:
             def catch_up():
-                self._wait_applied(source, source.value("select pg_current_wal_lsn()::text"))
-                self._copy_skipped()
-                result["sequences"] = self._sync_sequences()
-                result["verification"] = self.run.verification(self.run.databases())
+                steps = result["catch_up"] = {}
+                timed(steps, "applied", self._wait_applied, source, source.value("select pg_current_wal_lsn()::text"))
+                timed(steps, "skipped_tables", self._copy_skipped)
+                result["sequences"] = timed(steps, "sequences", self._sync_sequences)
+                result["verification"] = timed(steps, "verify", self.run.verification, self.run.databases())
+                timed(steps, "target_writable", self._open_target)
 
             timings = Cutover(self.run, source).switch(catch_up, pause_during_catch_up=True)
         finally:
@@ -193,7 +195,8 @@ class LogicalMethod:
         self.run.save_state(phase="cut_over", cut_over_at=now(), write_downtime_seconds=downtime,
                             verification=result["verification"])
         self._finish(self.run.state() or {})
-        return {"state": "cut_over", "write_downtime_seconds": downtime, "timings": timings,
+        return {"state": "cut_over", "write_downtime_seconds": downtime,
+                "timings": dict(timings, catch_up_steps=result["catch_up"]),
                 "sequences_set": result["sequences"], "connection": target_connection(self.run),
                 "verification": result["verification"],
                 "note": "the source stays read-only; the subscriptions, publications, slots and the replication "
@@ -254,6 +257,8 @@ class LogicalMethod:
             self.run.save_state(slots=slots)
             suboids.append(self._subscribe(database, slots[-1]))
             self.run.save_state(suboids=suboids)
+        with self.run.target_session() as target:
+            self.run.log.do("make the target read-only for clients until the cutover", fence, target)
         self.run.save_state(phase="subscribed", subscribed_at=now())
 
     def _replication_role(self) -> None:
@@ -349,7 +354,7 @@ class LogicalMethod:
         for database, tables in self.tables().items():
             for schema, table in sorted(skipped & tables["all"]):
                 name = sql.Identifier(schema, table)
-                with self.run.source.session(database) as source, self.run.target_session(database) as target, \
+                with self.run.source.session(database) as source, self._writable_target(database) as target, \
                         tempfile.SpooledTemporaryFile(max_size=64 * 1024 ** 2) as rows:
                     with source.conn.cursor() as cur:
                         cur.copy_expert(sql.SQL("copy {} to stdout").format(name), rows)
@@ -359,13 +364,24 @@ class LogicalMethod:
                         cur.copy_expert(sql.SQL("copy {} from stdin").format(name), rows)
                 self.run.log.add(f"copied {schema}.{table} of database {database!r} (left out of replication)")
 
+    def _open_target(self) -> None:
+        with self.run.target_session() as target:
+            unfence(target)
+        self.run.log.add("the target takes writes")
+
+    def _writable_target(self, database: str):
+        """A session on the target that may write while clients may not."""
+        session = self.run.target_session(database)
+        session.run("set default_transaction_read_only = off")
+        return session
+
     def _sync_sequences(self) -> int:
         """Every sequence of the target set to the source's value; how many."""
         count = 0
         for database in self.run.databases():
             with self.run.source.session(database) as source:
                 values = source.rows(SEQUENCES_SQL)
-            with self.run.target_session(database) as target:
+            with self._writable_target(database) as target:
                 for schema, name, value in values:
                     target.run(SET_SEQUENCE_SQL, [schema, name, value], what=f"setting sequence {schema}.{name}")
             count += len(values)
@@ -387,3 +403,12 @@ class LogicalMethod:
                     target.run(sql.SQL("drop subscription {}").format(ident))
                 self.run.log.do(f"drop subscription {self.name} in database {database!r} on the target", drop)
         publisher.remove_all(self.run, self.name, state, self.run.databases())
+
+
+def timed(timings: dict, name: str, action, *args):
+    """`action(*args)`, its seconds in `timings[name]`."""
+    began = time.monotonic()
+    try:
+        return action(*args)
+    finally:
+        timings[name] = round(time.monotonic() - began, 3)
