@@ -254,8 +254,9 @@ class MigrateRun:
         """The databases to migrate: the option, or every database of the source that takes connections."""
         return list(self.p.get("databases") or self.facts["databases"])
 
-    def verification(self, databases: list[str]) -> dict:
-        """Compare both sides (roles, databases, owners, extensions, tables); differences fail the task."""
+    def verification(self, databases: list[str], target=None) -> dict:
+        """Compare both sides (roles, databases, owners, extensions, tables); differences fail the task.
+        `target`: dbname -> Session on the target (default target_session)."""
         if self.p["verify"] == "none":
             return {"skipped": True}
         checksum = self.p["verify"] == "checksum"
@@ -263,7 +264,7 @@ class MigrateRun:
             ours = ("pgdock_pooler_lookup", self.p["replication_user"])
             source = verify.inventory(lambda db: self.source.session(db), databases, self.p["exact_count_max_bytes"],
                                       checksum, ignore_roles=ours)
-            target = verify.inventory(self.target_session, databases, self.p["exact_count_max_bytes"], checksum,
+            target = verify.inventory(target or self.target_session, databases, self.p["exact_count_max_bytes"], checksum,
                                       ignore_roles=ours)
         found = verify.differences(source, target, databases)
         if found:

@@ -177,30 +177,40 @@ class LogicalMethod:
             return self._cut_over_result(state)
         self._ready(state)
         self._wait_in_sync()
-        source = publisher.writable_session(self.run)
+        sessions = Sessions(self.run)
+        source = sessions.source("postgres")
         result: dict = {}
         try:
+            for database in self.run.databases():  # before the fence: connections take time
+                sessions.source(database)
+                sessions.target(database)
+                sessions.snapshot(database)
+
             def catch_up():
                 steps = result["catch_up"] = {}
                 timed(steps, "applied", self._wait_applied, source, source.value("select pg_current_wal_lsn()::text"))
-                timed(steps, "skipped_tables", self._copy_skipped)
-                result["sequences"] = timed(steps, "sequences", self._sync_sequences)
-                result["verification"] = timed(steps, "verify", self.run.verification, self.run.databases())
-                timed(steps, "target_writable", self._open_target)
+                timed(steps, "skipped_tables", self._copy_skipped, sessions)
+                result["sequences"] = timed(steps, "sequences", self._sync_sequences, sessions)
+                timed(steps, "snapshot", sessions.take_snapshots)
+                timed(steps, "target_writable", self._open_target, sessions.target("postgres"))
 
-            timings = Cutover(self.run, source).switch(catch_up, pause_during_catch_up=True)
+            timings = Cutover(self.run, source).switch(catch_up, pause_during_catch_up=True,
+                                                       spare=sessions.source_pids())
+            downtime = timings["write_downtime_seconds"]
+            self.run.save_state(phase="cut_over", cut_over_at=now(), write_downtime_seconds=downtime)
+            try:
+                result["verification"] = self.run.verification(self.run.databases(), sessions.snapshot)
+            finally:
+                self._finish(self.run.state() or {})
         finally:
-            source.close()
-        downtime = timings["write_downtime_seconds"]
-        self.run.save_state(phase="cut_over", cut_over_at=now(), write_downtime_seconds=downtime,
-                            verification=result["verification"])
-        self._finish(self.run.state() or {})
+            sessions.close()
+        self.run.save_state(verification=result["verification"])
         return {"state": "cut_over", "write_downtime_seconds": downtime,
                 "timings": dict(timings, catch_up_steps=result["catch_up"]),
                 "sequences_set": result["sequences"], "connection": target_connection(self.run),
                 "verification": result["verification"],
-                "note": "the source stays read-only; the subscriptions, publications, slots and the replication "
-                        "role are gone"}
+                "note": "verified against what the target held at the switch; the source stays read-only; the "
+                        "subscriptions, publications, slots and the replication role are gone"}
 
     def aborted(self) -> dict:
         state = self.run.state()
@@ -348,14 +358,14 @@ class LogicalMethod:
         self.run.log.add(f"every subscription applied the source's position {lsn}")
 
     # -- at cutover --------------------------------------------------------------------------------
-    def _copy_skipped(self) -> None:
+    def _copy_skipped(self, sessions) -> None:
         """The tables left out of the publications, copied whole (writes are stopped)."""
         skipped = self.skipped()
         for database, tables in self.tables().items():
             for schema, table in sorted(skipped & tables["all"]):
                 name = sql.Identifier(schema, table)
-                with self.run.source.session(database) as source, self._writable_target(database) as target, \
-                        tempfile.SpooledTemporaryFile(max_size=64 * 1024 ** 2) as rows:
+                source, target = sessions.source(database), sessions.target(database)
+                with tempfile.SpooledTemporaryFile(max_size=64 * 1024 ** 2) as rows:
                     with source.conn.cursor() as cur:
                         cur.copy_expert(sql.SQL("copy {} to stdout").format(name), rows)
                     rows.seek(0)
@@ -364,26 +374,18 @@ class LogicalMethod:
                         cur.copy_expert(sql.SQL("copy {} from stdin").format(name), rows)
                 self.run.log.add(f"copied {schema}.{table} of database {database!r} (left out of replication)")
 
-    def _open_target(self) -> None:
-        with self.run.target_session() as target:
-            unfence(target)
+    def _open_target(self, target) -> None:
+        unfence(target)
         self.run.log.add("the target takes writes")
 
-    def _writable_target(self, database: str):
-        """A session on the target that may write while clients may not."""
-        session = self.run.target_session(database)
-        session.run("set default_transaction_read_only = off")
-        return session
-
-    def _sync_sequences(self) -> int:
+    def _sync_sequences(self, sessions) -> int:
         """Every sequence of the target set to the source's value; how many."""
         count = 0
         for database in self.run.databases():
-            with self.run.source.session(database) as source:
-                values = source.rows(SEQUENCES_SQL)
-            with self._writable_target(database) as target:
-                for schema, name, value in values:
-                    target.run(SET_SEQUENCE_SQL, [schema, name, value], what=f"setting sequence {schema}.{name}")
+            values = sessions.source(database).rows(SEQUENCES_SQL)
+            for schema, name, value in values:
+                sessions.target(database).run(SET_SEQUENCE_SQL, [schema, name, value],
+                                              what=f"setting sequence {schema}.{name}")
             count += len(values)
         self.run.log.add(f"set {count} sequences on the target from the source")
         return count
@@ -403,6 +405,66 @@ class LogicalMethod:
                     target.run(sql.SQL("drop subscription {}").format(ident))
                 self.run.log.do(f"drop subscription {self.name} in database {database!r} on the target", drop)
         publisher.remove_all(self.run, self.name, state, self.run.databases())
+
+
+class Sessions:
+    """Sessions on both sides kept for one cutover (opening one takes longer than the work in it),
+    each allowed to write whatever the server's default says."""
+
+    def __init__(self, run):
+        self.run = run
+        self.open: dict = {}
+
+    def source(self, database: str):
+        return self._get("source", database)
+
+    def target(self, database: str):
+        return self._get("target", database)
+
+    def snapshot(self, database: str):
+        """A session on the target that reads in one REPEATABLE READ transaction: after
+        take_snapshots, what the target held at the switch (kept open for code that closes it)."""
+        return KeptOpen(self._get("snapshot", database))
+
+    def source_pids(self) -> list[int]:
+        """The backends of the source sessions (the fence leaves them open)."""
+        return [session.conn.get_backend_pid() for (side, _db), session in self.open.items() if side == "source"]
+
+    def take_snapshots(self) -> None:
+        for (side, _database), session in self.open.items():
+            if side == "snapshot":
+                session.value("select 1")
+
+    def _get(self, side: str, database: str):
+        key = (side, database)
+        if key not in self.open:
+            if side == "source":
+                self.open[key] = publisher.writable_session(self.run, database)
+            elif side == "target":
+                self.open[key] = self.run.target_session(database)
+                self.open[key].run("set default_transaction_read_only = off")
+            else:
+                self.open[key] = self.run.target_session(database)
+                self.open[key].conn.set_session(isolation_level="REPEATABLE READ", autocommit=False)
+        return self.open[key]
+
+    def close(self) -> None:
+        for session in self.open.values():
+            session.close()
+        self.open.clear()
+
+
+class KeptOpen:
+    """A session handed to code that closes what it is given, left open for its owner."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+    def close(self, commit: bool = False) -> None:
+        """Left open (its owner closes it)."""
 
 
 def timed(timings: dict, name: str, action, *args):
