@@ -16,12 +16,19 @@ description:
     clients over to it.
   - O(method=dump) copies roles (their password verifiers, never cleartext) with
     C(pg_dumpall --globals-only), then each database with C(pg_dump -Fd -j) and C(pg_restore -j).
-    Writes must stop for the whole copy: O(state=cutover) makes the source read-only first, and
+    Writes must stop for the whole copy; O(state=cutover) makes the source read-only first, and
     RV(migration.write_downtime_seconds) gives the figure.
   - O(method=physical) makes the target a streaming standby of the source (same major version),
     and O(state=cutover) promotes it once it has replayed everything the source wrote.
   - O(method=logical) copies roles and schema, then replicates each database with a publication on
-    the source and a subscription on the target (the target may run a newer major version).
+    the source and a subscription on the target (the target may run a newer major version). The
+    subscriptions log in as O(replication_user) with a passfile in the target's secrets directory
+    (no password in C(pg_subscription)); the target refuses client writes until the cutover. Tables
+    that logical replication cannot carry (no primary key and no replica identity, unlogged, large
+    objects) are listed by name and refused until O(replica_identity_full) or O(skip_tables) says
+    what to do. At cutover the module waits until every subscription has confirmed the source's
+    last WAL position, copies the skipped tables, sets every sequence from the source and compares
+    both sides as the target was at the switch.
   - O(state=synced) builds the target and brings it up to date without cutting over; run again, it
     reports the lag and changes nothing. O(state=cutover) stops writes on the source
     (C(default_transaction_read_only) for new transactions, the remaining client sessions ended),
@@ -68,7 +75,7 @@ options:
       login_host:
         description:
           - Address of the source as the Docker host reaches it.
-          - When this is the Docker host itself (C(127.0.0.1)), containers cannot use it: give
+          - When this is the Docker host itself (C(127.0.0.1)), containers cannot use it; give
             O(source.container_host) or O(source.login_unix_socket).
         type: str
         aliases: [host]
@@ -126,7 +133,7 @@ options:
       - The target container's options, as P(pgdock.postgres.container#module) takes them (image,
         networks, published_port, settings, data_volume, secrets_dir...), except C(name), C(state),
         C(restore_from), C(remove_volume) and C(superuser_password).
-      - It must publish its port on the Docker host (C(published_port)): the module checks and
+      - It must publish its port on the Docker host (C(published_port)); the module checks and
         verifies the copy through it.
     type: dict
     default: {}
@@ -134,7 +141,7 @@ options:
     description:
       - Password of the target's superuser for the methods V(dump) and V(logical) (generated and kept
         in its secrets directory when not given). With V(physical) the target is a copy of the
-        source: its superuser is the source's, with the source's password.
+        source; its superuser is the source's, with the source's password.
     type: str
   databases:
     description: Databases to migrate (default every database of the source that takes connections, templates aside).
@@ -163,12 +170,18 @@ options:
     type: bool
     default: false
   skip_tables:
-    description: With V(logical), tables (C(schema.table)) left out of replication; they are copied at cutover.
+    description:
+      - With V(logical), tables left out of replication; they are copied whole at cutover, while
+        writes are stopped (keep them small).
+      - Written C(schema.table), a part in double quotes (C("") for a quote inside) when it holds a
+        dot or a double quote, for example C(public.audit_log) or C("my.schema".orders).
     type: list
     elements: str
     default: []
   reverse_replication:
-    description: With V(logical), keep the source as a subscriber of the target after cutover, so that going back loses nothing.
+    description:
+      - With V(logical), keep the source as a subscriber of the target after cutover, so that going back loses nothing.
+      - Not available yet; V(true) is refused and nothing is changed.
     type: bool
     default: false
   verify:
@@ -238,6 +251,16 @@ EXAMPLES = r"""
     source: {login_host: db1.example.com, login_password: "{{ vault_source_password }}"}
     target: {image: postgres:16, networks: [{name: app}], published_port: 15432}
 
+- name: Replicate into PostgreSQL 18 with logical replication; a table without a key replicates with REPLICA IDENTITY FULL
+  pgdock.postgres.migrate:
+    name: orders-db
+    method: logical
+    source: {login_host: db1.example.com, login_password: "{{ vault_source_password }}"}
+    superuser_password: "{{ vault_target_password }}"
+    replica_identity_full: true
+    skip_tables: [public.session_cache]
+    target: {image: postgres:18, networks: [{name: app}], published_port: 15432}
+
 - name: Cut over behind the application's pooler
   pgdock.postgres.migrate:
     name: orders-db
@@ -278,6 +301,22 @@ migration:
       description: The comparison of both sides (databases, roles, tables, rows counted exactly, tables estimated).
       type: dict
       returned: after a copy or cutover
+    lag_bytes:
+      description: With V(logical) and O(state=synced), the largest lag of a subscription behind the source, in bytes of WAL.
+      type: int
+      returned: with method logical, state synced
+    databases:
+      description: With V(logical) and O(state=synced), per database its tables, tables copied, their bytes on the target and its lag.
+      type: dict
+      returned: with method logical, state synced
+    timings:
+      description: At cutover, the seconds each step took (with V(logical), C(catch_up_steps) per step of the catch-up).
+      type: dict
+      returned: at cutover
+    sequences_set:
+      description: With V(logical), the sequences set on the target from the source at cutover.
+      type: int
+      returned: with method logical, at cutover
   sample: {method: dump, state: cut_over, source: "db1.example.com:5432", target: orders-db, write_downtime_seconds: 42.1}
 phases:
   description: The phases of this run with C(seconds), and C(bytes) where data was copied.
