@@ -220,6 +220,13 @@ def test_blocking_tables_are_refused_then_accepted_and_aborted(migration_factory
 
     source.sql("select lo_unlink(%s)", [lo])
     args = dict(m["args"], replica_identity_full=True, skip_tables=["public.scratch"])
+    planned = run_module("migrate", dict(args, state="cutover"), check=True)
+    assert planned.changed and not planned.failed, planned
+    assert planned["migration"]["state"] == "planned"
+    plan = " | ".join(planned["actions"])
+    assert "REPLICA IDENTITY FULL" in plan and "create publication" in plan and "set every sequence" in plan, plan
+    assert not docker_client.containers.list(all=True, filters={"name": m["name"]})
+    assert_source_clean(source)
     synced = run_module("migrate", args)
     assert synced.changed and not synced.failed, synced
     # the table without a key replicates its updates and deletes (REPLICA IDENTITY FULL on the source)

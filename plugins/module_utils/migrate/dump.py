@@ -23,11 +23,10 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.copy_scrip
     create_or_into,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.cutover import Cutover
-from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.fence import is_fenced, unfence
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.target_lifecycle import (
     fresh_target,
     now,
-    refuse_abort_after_cutover,
+    prepare_abort,
     remove_target,
     remove_volume,
     target_connection,
@@ -123,12 +122,7 @@ class DumpMethod:
                 "note": "with the dump method writes stop for the whole copy; the source stays read-only"}
 
     def aborted(self) -> dict:
-        state = self.run.state()
-        refuse_abort_after_cutover(self.run, state)
-        if state is not None and state.get("fenced"):
-            with self.run.source.session() as source:
-                if is_fenced(source):
-                    self.run.log.do("let the source take writes again", unfence, source)
+        state = prepare_abort(self.run)
         remove_target(self.run, [self._dump_volume()])
         if state is not None:
             self.run.log.do(f"forget the migration state {self.run.state_file}", self.run.forget_state)

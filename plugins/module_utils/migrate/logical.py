@@ -26,7 +26,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.copy_scrip
     create_or_into,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.cutover import Cutover
-from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.fence import fence, is_fenced, unfence
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.fence import fence, unfence
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.logical_checks import (
     blocking_problems,
     object_name,
@@ -38,7 +38,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.source imp
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.target_lifecycle import (
     fresh_target,
     now,
-    refuse_abort_after_cutover,
+    prepare_abort,
     remove_target,
     superuser_password,
     target_connection,
@@ -213,12 +213,7 @@ class LogicalMethod:
                         "subscriptions, publications, slots and the replication role are gone"}
 
     def aborted(self) -> dict:
-        state = self.run.state()
-        refuse_abort_after_cutover(self.run, state)
-        if state is not None and state.get("fenced"):
-            with self.run.source.session() as source:
-                if is_fenced(source):
-                    self.run.log.do("let the source take writes again", unfence, source)
+        state = prepare_abort(self.run)
         remove_target(self.run)   # its subscriptions go with it; their walsenders end
         with self.run.source.session() as session:
             databases = [r[0] for r in session.rows(

@@ -14,6 +14,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.contract import MI
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import docker_action, get_or_none
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import read_secret
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.fence import is_fenced, unfence
 
 
 def fresh_target(run, phase: str, volumes=()) -> None:
@@ -52,11 +53,18 @@ def target_connection(run) -> dict:
             "port": int(binding[0]["HostPort"]) if binding[0].get("HostPort") else None}
 
 
-def refuse_abort_after_cutover(run, state: dict | None) -> None:
-    """A migration cut over already is not aborted: the target is the primary."""
+def prepare_abort(run) -> dict | None:
+    """The state of a migration being aborted, with the source let take writes again if it was
+    fenced; a migration cut over already is refused (the target is the primary)."""
+    state = run.state()
     if state is not None and state.get("phase") == "cut_over":
         raise PgdockError(f"the migration into {run.name!r} was cut over already: the target is the "
                           "primary now and the source is read-only; nothing to abort")
+    if state is not None and state.get("fenced"):
+        with run.source.session() as source:
+            if is_fenced(source):
+                run.log.do("let the source take writes again", unfence, source)
+    return state
 
 
 def remove_container(container) -> None:
