@@ -31,8 +31,10 @@ def unique():
     return lambda prefix: f"{PREFIX}-{prefix}-{token}"
 
 
-def make_migration(docker_client, cleanup, unique, pg_image, tmp_path, major: int = 17, wal_level: str = "logical"):
-    source = start_plain_source(docker_client, cleanup, unique, pg_image(major), tmp_path, wal_level=wal_level)
+def make_migration(docker_client, cleanup, unique, pg_image, tmp_path, major: int = 17, wal_level: str = "logical",
+                   **source_options):
+    source = start_plain_source(docker_client, cleanup, unique, pg_image(major), tmp_path, wal_level=wal_level,
+                                **source_options)
     name = unique("mtgt") + "-" + secrets.token_hex(2)
     cleanup["containers"].append(name)
     cleanup["volumes"].append(f"{name}-data")
@@ -254,6 +256,18 @@ def test_wal_level_replica_is_refused_with_the_fix(migration_factory, docker_cli
     result = run_module("migrate", m["args"])
     assert result.failed, result
     assert "wal_level = logical" in result["msg"] and "restart" in result["msg"], result["msg"]
+    assert not docker_client.containers.list(all=True, filters={"name": m["name"]})
+    assert_source_clean(m["source"])
+
+
+def test_no_rule_for_the_replication_role_is_refused_with_the_line_to_add(migration_factory, docker_client):
+    m = migration_factory(hba="local all all trust\nhost all postgres 0.0.0.0/0 scram-sha-256\n")
+    result = run_module("migrate", m["args"])
+    assert result.failed, result
+    msg = result["msg"]
+    assert "does not let 'pgdock_migrate' connect (postgres)" in msg, msg
+    subnet = docker_client.networks.get(m["source"].network).attrs["IPAM"]["Config"][0]["Subnet"]
+    assert f"host    postgres   pgdock_migrate   {subnet}   scram-sha-256" in msg and "pg_reload_conf" in msg, msg
     assert not docker_client.containers.list(all=True, filters={"name": m["name"]})
     assert_source_clean(m["source"])
 

@@ -15,6 +15,7 @@ import tempfile
 import time
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import SECRETS_MOUNT
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import get_or_none
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.progress import human_bytes
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate import publisher
@@ -34,6 +35,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.logical_ch
     slot_name,
     unknown_skips,
 )
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.preflight import replication_rule_problem
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.source import REPLICATION_PGPASS
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.target_lifecycle import (
     fresh_target,
@@ -102,7 +104,30 @@ class LogicalMethod:
                          "as schema.table, a part in double quotes when it holds a dot or a quote "
                          '(for example public.audit_log or "my.schema"."Order ""x""")')
         found += self._slot_problems()
+        found += self._hba_problems()
         return found
+
+    def _hba_problems(self) -> list[str]:
+        """The source's pg_hba.conf rules the subscriptions need: the replication role into every
+        database, from the network the target reaches the source on (or through its socket)."""
+        kind = "local" if self.run.route.mounts else "host"
+        subnet = self._route_subnet() if kind == "host" else None
+        if kind == "host" and subnet is None:
+            return []  # the source is reached through routing this module does not know: not checked
+        found = []
+        for database in self.run.databases():
+            problem = replication_rule_problem(self.run.facts["hba_text"], self.p["replication_user"], kind, subnet,
+                                               database=database)
+            if problem:
+                found.append(problem)
+        return found
+
+    def _route_subnet(self) -> str | None:
+        networks = [n["name"] for n in (self.p.get("target") or {}).get("networks") or []]
+        name = self.run.route.network or (networks[0] if networks else None)
+        network = get_or_none(self.run.client.networks, name, "network") if name else None
+        configs = ((network.attrs.get("IPAM") or {}).get("Config") or []) if network is not None else []
+        return configs[0].get("Subnet") if configs else None
 
     def _slot_problems(self) -> list[str]:
         with self.run.source.session() as session:
