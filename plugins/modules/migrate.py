@@ -317,6 +317,10 @@ migration:
       description: With V(logical), the sequences set on the target from the source at cutover.
       type: int
       returned: with method logical, at cutover
+    materialized_views_refreshed:
+      description: With V(logical), the materialized views refreshed on the target after the switch (the schema copy makes them empty).
+      type: int
+      returned: with method logical, at cutover
   sample: {method: dump, state: cut_over, source: "db1.example.com:5432", target: orders-db, write_downtime_seconds: 42.1}
 phases:
   description: The phases of this run with C(seconds), and C(bytes) where data was copied.

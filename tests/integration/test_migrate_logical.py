@@ -140,6 +140,8 @@ def test_synced_rerun_and_cutover_under_write_load(major, migration_factory, doc
     role_password = "R0le pw:" + secrets.token_hex(4) + "'\\"
     fill(source, role_password)
     source.sql("create table public.load (writer int, n int, primary key (writer, n))", dbname=HOSTILE_DB)
+    source.sql("create materialized view public.plain_total as select count(*) as n from public.plain")
+    source.sql("create materialized view public.aa_plain_total_x2 as select n * 2 as n2 from public.plain_total")
 
     first = run_module("migrate", m["args"])
     assert first.changed and not first.failed, first
@@ -173,7 +175,8 @@ def test_synced_rerun_and_cutover_under_write_load(major, migration_factory, doc
     info = cut["migration"]
     assert info["state"] == "cut_over" and 0 < info["write_downtime_seconds"] < 5, info
     assert info["verification"]["differences"] == []
-    assert info["sequences_set"] >= 2
+    assert info["sequences_set"] >= 2 and info["materialized_views_refreshed"] == 2
+    assert target_sql(m, "select n2 from public.aa_plain_total_x2")[0][0] == 22  # 10 rows, and id 100
     # no acknowledged write lost: every one is on the target
     acked = {(w, n) for _t, w, n in load.acked}
     on_target = set(target_sql(m, "select writer, n from load", dbname=HOSTILE_DB))

@@ -45,6 +45,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.target_lif
     superuser_password,
     target_connection,
 )
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import QueryError
 
 try:
     from psycopg2 import sql
@@ -67,6 +68,8 @@ APPLIED_SQL = """select count(*) from pg_replication_slots
                  where slot_name = any(%s) and confirmed_flush_lsn >= %s::pg_lsn"""
 SEQUENCES_SQL = "select schemaname, sequencename, last_value from pg_sequences where last_value is not null"
 SET_SEQUENCE_SQL = "select setval(format('%%I.%%I', %s, %s)::regclass, %s, true)"
+MATERIALIZED_VIEWS_SQL = f"""select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where c.relkind = 'm' and {publisher.USER_SCHEMAS} order by 1, 2"""
 POLL_SECONDS = 1.0
 CATCH_UP_POLL_SECONDS = 0.01
 
@@ -227,12 +230,14 @@ class LogicalMethod:
                 result["verification"] = self.run.verification(self.run.databases(), sessions.snapshot)
             finally:
                 self._finish(self.run.state() or {})
+            result["materialized_views"] = self._refresh_materialized_views(sessions)
         finally:
             sessions.close()
         self.run.save_state(verification=result["verification"])
         return {"state": "cut_over", "write_downtime_seconds": downtime,
                 "timings": dict(timings, catch_up_steps=result["catch_up"]),
-                "sequences_set": result["sequences"], "connection": target_connection(self.run),
+                "sequences_set": result["sequences"], "materialized_views_refreshed": result["materialized_views"],
+                "connection": target_connection(self.run),
                 "verification": result["verification"],
                 "note": "verified against what the target held at the switch; the source stays read-only; the "
                         "subscriptions, publications, slots and the replication role are gone"}
@@ -408,6 +413,32 @@ class LogicalMethod:
                                               what=f"setting sequence {schema}.{name}")
             count += len(values)
         self.run.log.add(f"set {count} sequences on the target from the source")
+        return count
+
+    def _refresh_materialized_views(self, sessions) -> int:
+        """The materialized views filled on the target (the schema made them empty), those that read
+        other ones after them; how many."""
+        count = 0
+        for database in self.run.databases():
+            target = sessions.target(database)
+            waiting = target.rows(MATERIALIZED_VIEWS_SQL)
+            while waiting:
+                failed = []
+                for schema, view in waiting:
+                    try:
+                        target.run(sql.SQL("refresh materialized view {}").format(sql.Identifier(schema, view)),
+                                   what=f"refreshing materialized view {schema}.{view}")
+                        count += 1
+                    except QueryError as exc:
+                        if exc.sqlstate != "55000":  # another view it reads is not filled yet
+                            raise
+                        failed.append((schema, view))
+                if len(failed) == len(waiting):
+                    raise PgdockError(f"materialized views of database {database!r} could not be refreshed: "
+                                      f"{[f'{s}.{v}' for s, v in failed]}")
+                waiting = failed
+        if count:
+            self.run.log.add(f"refreshed {count} materialized views on the target")
         return count
 
     def _finish(self, state: dict) -> None:
