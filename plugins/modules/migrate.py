@@ -306,7 +306,7 @@ migration:
       type: int
       returned: with method logical, state synced
     databases:
-      description: With V(logical) and O(state=synced), per database its tables, tables copied, their bytes on the target and its lag.
+      description: With V(logical) and O(state=synced), per database its tables, tables copied, their bytes on the target, its lag and the errors of its subscription's workers.
       type: dict
       returned: with method logical, state synced
     timings:

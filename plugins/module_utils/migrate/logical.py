@@ -62,6 +62,8 @@ from pg_subscription s left join pg_subscription_rel r on r.srsubid = s.oid
 where s.subname = %s and s.subdbid = (select oid from pg_database where datname = current_database())"""
 SUBSCRIPTION_OID_SQL = """select oid from pg_subscription where subname = %s
                           and subdbid = (select oid from pg_database where datname = current_database())"""
+ERRORS_SQL = f"""select sum(apply_error_count + sync_error_count)::bigint from pg_stat_subscription_stats
+                 where subid = ({SUBSCRIPTION_OID_SQL})"""
 LAG_SQL = """select slot_name, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint
              from pg_replication_slots where slot_name = any(%s)"""
 APPLIED_SQL = """select count(*) from pg_replication_slots
@@ -183,11 +185,13 @@ class LogicalMethod:
                       "wait until every subscription has applied the source's last WAL position",
                       f"copy the tables left out ({len(self.skipped())} per database where they exist)",
                       "set every sequence on the target from the source",
-                      "compare both sides (roles, databases, owners, extensions, row counts)"]
+                      "let the target take writes"]
             if self.run.pooler is not None:
                 steps += [f"repoint pooler {self.p['pooler']} to {self.run.name} and resume it"]
-            steps += ["drop the subscriptions on the target, the publications, slots and replication role on "
-                      "the source"]
+            steps += ["compare both sides as they were at the switch (roles, databases, owners, extensions, "
+                      "row counts)",
+                      "drop the subscriptions on the target, the publications, slots and replication role on "
+                      "the source", "refresh the materialized views on the target"]
         return steps
 
     # -- states ------------------------------------------------------------------------------------
@@ -343,7 +347,9 @@ class LogicalMethod:
         for database, slot in zip(self.run.databases(), state.get("slots") or []):
             with self.run.target_session(database) as target:
                 tables, copied, size = target.row(COPY_STATUS_SQL, [self.name])
-            status[database] = {"tables": tables, "copied": copied, "bytes": size, "lag_bytes": lags.get(slot)}
+                errors = target.value(ERRORS_SQL, [self.name]) if self.run.layout.major >= 15 else None
+            status[database] = {"tables": tables, "copied": copied, "bytes": size, "lag_bytes": lags.get(slot),
+                                "errors": errors}
         return status
 
     def _wait_in_sync(self) -> dict:
@@ -365,10 +371,12 @@ class LogicalMethod:
                 if in_sync:
                     return {"databases": status, "lag_bytes": max(lags or [0]), "tables": tables}
                 if time.monotonic() > deadline:
+                    errors = sum(s["errors"] or 0 for s in status.values())
                     raise PgdockError(f"the target is not in sync after {self.p['wait_timeout']} s: {copied} of "
                                       f"{tables} tables copied, lag per database {[s['lag_bytes'] for s in status.values()]} "
-                                      "bytes; run again to keep waiting (the subscriptions keep working), or see "
-                                      "the target's log", actions=self.run.log.actions, databases=status)
+                                      f"bytes, {errors} errors of the subscriptions' workers so far (the target's "
+                                      "log says which); run again to keep waiting (the subscriptions keep working)",
+                                      actions=self.run.log.actions, databases=status)
                 time.sleep(POLL_SECONDS)
 
     def _wait_applied(self, source, lsn: str) -> None:
