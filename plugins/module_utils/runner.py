@@ -9,6 +9,7 @@ a user asked for."""
 from __future__ import annotations
 
 import contextlib
+import time
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -96,6 +97,15 @@ class ActionLog:
     def result(self, **extra) -> dict:
         """`changed` and `actions`, with the engine's own result keys."""
         return dict({"changed": self.changed, "actions": self.actions}, **extra)
+
+
+def timed(timings: dict, name: str, action, *args):
+    """`action(*args)`, its seconds recorded in `timings[name]` (also when it fails)."""
+    start = time.monotonic()
+    try:
+        return action(*args)
+    finally:
+        timings[name] = round(time.monotonic() - start, 3)
 
 
 def with_diff(result: dict, wanted: bool, before, after, header: str | None = None) -> dict:

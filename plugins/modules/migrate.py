@@ -18,8 +18,12 @@ description:
     C(pg_dumpall --globals-only), then each database with C(pg_dump -Fd -j) and C(pg_restore -j).
     Writes must stop for the whole copy; O(state=cutover) makes the source read-only first, and
     RV(migration.write_downtime_seconds) gives the figure.
-  - O(method=physical) makes the target a streaming standby of the source (same major version),
-    and O(state=cutover) promotes it once it has replayed everything the source wrote.
+  - O(method=physical) makes the target a streaming standby of the source (same major version;
+    C(pg_basebackup) into its volume, a slot and, with a superuser login, the replication role on
+    the source), and O(state=cutover) promotes it once it has replayed everything the source wrote;
+    the source is fenced, its last writers are waited for, a C(CHECKPOINT) marks the end of its WAL
+    and the target must have replayed past that record (the source is not shut down, it may be
+    another machine's server). The comparison runs before the promotion, while neither side changes.
   - O(method=logical) copies roles and schema, then replicates each database with a publication on
     the source and a subscription on the target (the target may run a newer major version). The
     subscriptions log in as O(replication_user) with a passfile in the target's secrets directory
@@ -297,22 +301,30 @@ migration:
       description: Where clients connect now (container, host and port on the Docker host), after cutover.
       type: dict
       returned: at cutover
+    lag_bytes:
+      description:
+        - With V(physical) and O(state=synced), how far the target's replay is behind the source's WAL.
+        - With V(logical) and O(state=synced), the largest lag of a subscription behind the source, in bytes of WAL.
+      type: int
+      returned: methods physical and logical, state synced
+    final_checkpoint:
+      description: With V(physical), the source's last checkpoint the target replayed before its promotion.
+      type: str
+      returned: method physical, at cutover
+    timings:
+      description:
+        - At cutover, the seconds of each step (pause, fence, catch_up, repoint, resume).
+        - With V(logical), C(catch_up_steps) has the seconds of each step of the catch-up.
+      type: dict
+      returned: at cutover
     verification:
       description: The comparison of both sides (databases, roles, tables, rows counted exactly, tables estimated).
       type: dict
       returned: after a copy or cutover
-    lag_bytes:
-      description: With V(logical) and O(state=synced), the largest lag of a subscription behind the source, in bytes of WAL.
-      type: int
-      returned: with method logical, state synced
     databases:
       description: With V(logical) and O(state=synced), per database its tables, tables copied, their bytes on the target, its lag and the errors of its subscription's workers.
       type: dict
       returned: with method logical, state synced
-    timings:
-      description: At cutover, the seconds each step took (with V(logical), C(catch_up_steps) per step of the catch-up).
-      type: dict
-      returned: at cutover
     sequences_set:
       description: With V(logical), the sequences set on the target from the source at cutover.
       type: int

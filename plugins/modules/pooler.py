@@ -68,8 +68,43 @@ options:
   primary:
     description:
       - The primary's container, made by P(pgdock.postgres.container#module), publishing its port.
-        Required with O(state=present). A standby is refused.
+        Required with O(state=present) unless O(server_host) is given. A standby is refused.
     type: str
+  server_host:
+    description:
+      - Instead of O(primary), a PostgreSQL server that is not a pgdock container (a server on
+        another machine, or one being migrated into Docker by P(pgdock.postgres.migrate#module)),
+        its host name or address as the pooler container reaches it on one of O(networks).
+      - The module reads the SCRAM verifiers of O(users) from its C(pg_authid) through O(login_host)
+        (a superuser login), so O(auth=userlist) only.
+      - At a cutover P(pgdock.postgres.migrate#module) repoints the pooler to the new container
+        (port 5432 on the shared network); then give the pooler task O(primary) instead, or a later
+        run points it back at O(server_host).
+    type: str
+  server_port:
+    description: The port of O(server_host).
+    type: int
+    default: 5432
+  login_host:
+    description: With O(server_host), where this module reaches that server from the Docker host. Required with O(server_host) (or O(login_unix_socket)).
+    type: str
+  login_port:
+    description: With O(server_host), its port as the Docker host reaches it (default O(server_port)).
+    type: int
+  login_user:
+    description: With O(server_host), the role this module logs in as (one that can read C(pg_authid), a superuser).
+    type: str
+    default: postgres
+  login_password:
+    description: With O(server_host), the password of O(login_user).
+    type: str
+  login_db:
+    description: With O(server_host), the database this module logs in to.
+    type: str
+    default: postgres
+  login_unix_socket:
+    description: With O(server_host), the directory of its unix socket on the Docker host (instead of O(login_host)).
+    type: path
   image:
     description:
       - PgBouncer image. Any image whose entrypoint runs the command it is given
@@ -205,7 +240,7 @@ options:
     type: dict
     default: {}
   networks:
-    description: Networks of the pooler (the application's and the database's); defaults to the primary's. One must be shared with the primary.
+    description: Networks of the pooler (the application's and the database's); defaults to the primary's. One must be shared with the primary. Required with O(server_host).
     type: list
     elements: str
   published_port:
@@ -283,6 +318,16 @@ EXAMPLES = r"""
     databases:
       - name: app
         pool_size: 30
+
+- name: PgBouncer in front of a server outside Docker's control (before its migration)
+  pgdock.postgres.pooler:
+    name: app-pooler
+    server_host: db1.example.com
+    login_host: db1.example.com
+    login_password: "{{ vault_db1_password }}"
+    networks: [app]
+    published_port: 6432
+    users: [app]
 """
 
 RETURN = r"""
@@ -295,7 +340,10 @@ pooler:
       description: Container name.
       type: str
     primary:
-      description: Container its databases point at.
+      description: Container its databases point at (none with O(server_host)).
+      type: str
+    server:
+      description: Host and port its databases point at.
       type: str
     port:
       description: Published port.

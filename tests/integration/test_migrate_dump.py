@@ -4,6 +4,8 @@ this collection) copied into a PostgreSQL 18 target with pg_dumpall globals and 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 
 import psycopg2
 import pytest
@@ -58,6 +60,11 @@ def migration(docker_client, cleanup, unique, pg_image, tmp_path):
                             published_port=unused_port(), secrets_dir=str(secrets_dir), stop_timeout=20),
                 progress_file=str(tmp_path / "progress.log"))
     return dict(source=source, args=args, name=name, role_password=role_password, tmp=tmp_path)
+
+
+def pgsql_quote(name: str) -> str:
+    """A name as quote_ident writes it."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def target_sql(m, query, dbname="postgres", params=None, user="postgres", password=None):
@@ -137,13 +144,15 @@ def test_aborted_removes_the_target_and_lets_the_source_write(migration, docker_
     assert not again.changed and not again.failed, again
 
 
-@pytest.mark.parametrize("case", ["older_target", "wrong_password", "unreachable", "volume_exists", "bad_target_option"])
+@pytest.mark.parametrize("case", ["older_target", "wrong_password", "unreachable", "volume_exists", "bad_target_option",
+                                  "fence_override"])
 def test_bad_input_is_refused_and_changes_nothing(case, migration, docker_client, pg_image, cleanup):
     m = migration
     args = dict(m["args"])
     expected = {"older_target": "older than the source", "wrong_password": "password authentication failed",
                 "unreachable": "source:", "volume_exists": "exists already",
-                "bad_target_option": "unknown options"}[case]
+                "bad_target_option": "unknown options",
+                "fence_override": f"default_transaction_read_only is set for role {pgsql_quote(HOSTILE_ROLE)}"}[case]
     if case == "older_target":
         args["target"] = dict(args["target"], image=pg_image(15))
     elif case == "wrong_password":
@@ -152,6 +161,11 @@ def test_bad_input_is_refused_and_changes_nothing(case, migration, docker_client
         args["source"] = dict(args["source"], login_port=unused_port())
     elif case == "volume_exists":
         docker_client.volumes.create(f"{m['name']}-data")
+    elif case == "fence_override":
+        m["source"].sql(pgsql.SQL("alter role {} set default_transaction_read_only = off").format(
+            pgsql.Identifier(HOSTILE_ROLE)))
+        m["source"].sql("create role reporter login")  # a read-only role does not undo the fence: fine
+        m["source"].sql("alter role reporter set default_transaction_read_only = on")
     else:
         args["target"] = dict(args["target"], nonsense=True)
     result = run_module("migrate", args)
@@ -179,3 +193,29 @@ def test_playbook_migrates_with_the_server_roles_variables(migration):
     assert "verified" in summary and "dump shop" in summary, summary
     assert m["args"]["source"]["login_password"] not in proc.stdout
     assert target_sql(m, "select count(*) from public.plain")[0][0] == 10
+
+
+def test_target_killed_during_the_copy_rolls_the_cutover_back(migration, docker_client):
+    """The target dies while pg_restore writes into it: the cutover fails, the source takes writes
+    again and holds what it held; a rerun copies everything into a fresh target."""
+    m, source = migration, migration["source"]
+    source.sql("create table public.bulk as select g as id, repeat('x', 200) as pad from generate_series(1, 400000) g")
+    progress = m["tmp"] / "progress.log"
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(result=run_module("migrate", dict(m["args"], state="cutover"))))
+    runner.start()
+    deadline = time.monotonic() + 240
+    while "restore postgres" not in (progress.read_text() if progress.exists() else ""):
+        assert time.monotonic() < deadline and runner.is_alive(), progress.read_text() if progress.exists() else "no progress"
+        time.sleep(0.1)
+    docker_client.containers.get(m["name"]).kill()
+    runner.join(timeout=300)
+    failed = outcome["result"]
+    assert failed.failed and "Rolled back: the source takes writes again" in failed["msg"], failed
+    source.sql("insert into public.plain values (77)")  # writable again
+    assert source.sql("select count(*) from public.bulk")[0][0] == 400000
+    assert source.sql("select count(*) from pg_roles where rolname = 'pgdock_migrate'")[0][0] == 0
+    rerun = run_module("migrate", dict(m["args"], state="cutover"))
+    assert rerun.changed and not rerun.failed, rerun
+    assert target_sql(m, "select count(*) from public.bulk")[0][0] == 400000
+    assert target_sql(m, "select count(*) from public.plain")[0][0] == 11

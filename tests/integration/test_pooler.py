@@ -192,3 +192,20 @@ def test_auth_query_needs_tls_and_a_certificate(pg_server, pooler_args, tmp_path
     no_tls = run_module("pooler", pooler_args(server, users=[], auth="auth_query", server_tls_sslmode="require",
                                               server_tls_cert_file=str(pem), server_tls_key_file=str(pem)))
     assert no_tls.failed and "has ssl=off" in no_tls["msg"], no_tls
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"networks": None}, "with server_host, give the networks"),
+    ({"auth": "auth_query"}, "with server_host use auth: userlist"),
+    ({"login_host": None}, "login_host (or login_unix_socket)"),
+    ({"server_port": 70000}, "is not a TCP port"),
+    ({"primary": "pg-x"}, "mutually exclusive"),
+])
+def test_an_external_server_needs_networks_a_login_and_userlist(pooler_args, docker_client, over, message):
+    args = pooler_args({"name": None}, server_host="db1.example", login_host="127.0.0.1", networks=["bridge"])
+    args.pop("primary")
+    args.update(over)
+    res = run_module("pooler", {k: v for k, v in args.items() if v is not None})
+    assert res.failed and message in res["msg"], res
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(args["name"])

@@ -163,10 +163,13 @@ def managed_labels(extra: dict | None = None) -> dict:
 
 def sidecar_networks(client, server, wanted: list | None, what: str) -> list[str]:
     """The networks of a container beside `server` (a pooler, an exporter): `wanted`, or the
-    server's; one must be shared with the server and each must exist."""
-    attached = list((server.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+    server's; one must be shared with the server and each must exist. Without a `server` (one that
+    is no container of this host) `wanted` is required."""
+    if server is None and not wanted:
+        raise PgdockError(f"networks: give the networks of the {what} (among them one on which it reaches its server)")
+    attached = list((server.attrs.get("NetworkSettings") or {}).get("Networks") or {}) if server is not None else []
     wanted = wanted or attached
-    if not set(wanted) & set(attached):
+    if server is not None and not set(wanted) & set(attached):
         raise PgdockError(f"networks: the {what} must share a network with {server.name!r} (on "
                           f"{', '.join(attached) or 'none'}); given {', '.join(wanted)}")
     for name in wanted:

@@ -301,19 +301,28 @@ def default_rules(superuser: str, subnets: list[str], replication_user: str | No
     return rules + list(extra) + reject
 
 
+def names_match(rule: HbaRule, database: str, user: str) -> bool:
+    """Whether `rule`'s database and user columns take `user` connecting to `database`
+    ("replication" for streaming, which only the replication keyword takes)."""
+    if database == "replication":
+        if "replication" not in rule.database:
+            return False
+    elif "all" not in rule.database and name_token(database) not in rule.database:
+        return False
+    return "all" in rule.user or name_token(user) in rule.user
+
+
+def first_local_match(rules: list[HbaRule], database: str, user: str) -> HbaRule | None:
+    """The first `local` rule that a socket connection of `user` to `database` matches, or None."""
+    return next((rule for rule in rules if rule.type == "local" and names_match(rule, database, user)), None)
+
+
 def first_match(rules: list[HbaRule], database: str, user: str, subnet: str) -> HbaRule | None:
     """The first TCP rule that a connection of `user` to `database` ("replication" for streaming)
     from an address of `subnet` matches; None when no rule does."""
     network = ipaddress.ip_network(subnet, strict=False)
     for rule in rules:
-        if rule.type not in ("host", "hostssl"):
-            continue
-        if database == "replication":
-            if "replication" not in rule.database:
-                continue
-        elif "all" not in rule.database and name_token(database) not in rule.database:
-            continue
-        if "all" not in rule.user and name_token(user) not in rule.user:
+        if rule.type not in ("host", "hostssl") or not names_match(rule, database, user):
             continue
         if rule.address not in ("all", "samenet"):
             try:

@@ -14,6 +14,7 @@ import time
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.fence import fence, unfence
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import timed
 
 
 class Cutover:
@@ -23,13 +24,6 @@ class Cutover:
         self.run = run
         self.source = source_session
         self.timings: dict = {}
-
-    def _step(self, name: str, action, *args):
-        start = time.monotonic()
-        try:
-            return action(*args)
-        finally:
-            self.timings[name] = round(time.monotonic() - start, 3)
 
     def switch(self, catch_up, pause_during_catch_up: bool = True, spare=()) -> dict:
         """Pause, fence, `catch_up()` (the method's wait and promotion), repoint, resume; the timings,
@@ -43,26 +37,26 @@ class Cutover:
             self._pause(pooler)
         fenced_at = time.monotonic()
         try:
-            ended = self._step("fence", fence, self.source, spare)
+            ended = timed(self.timings, "fence", fence, self.source, spare)
             self.run.save_state(fenced=True)
             self.run.log.add(f"made the source read-only for new transactions and ended {ended} client sessions")
-            self._step("catch_up", catch_up)
+            timed(self.timings, "catch_up", catch_up)
         except Exception as exc:  # pylint: disable=broad-except  # every failure before the repoint rolls back
             self._roll_back(exc)
         if pooler is not None:
             if not pause_during_catch_up:
                 self._pause(pooler)
             try:
-                self._step("repoint", pooler.repoint, self.run.name)
+                timed(self.timings, "repoint", pooler.repoint, self.run.name)
                 self.run.log.add(f"repointed pooler {pooler.container.name} to {self.run.name}")
             finally:
-                self._step("resume", pooler.admin.resume)
+                timed(self.timings, "resume", pooler.admin.resume)
                 self.run.log.add(f"resumed pooler {pooler.container.name}")
         self.timings["write_downtime_seconds"] = round(time.monotonic() - fenced_at, 3)
         return self.timings
 
     def _pause(self, pooler) -> None:
-        self._step("pause", pooler.admin.pause, self.run.p["pause_timeout"])
+        timed(self.timings, "pause", pooler.admin.pause, self.run.p["pause_timeout"])
         self.run.log.add(f"paused pooler {pooler.container.name}")
 
     def _roll_back(self, cause: Exception) -> None:

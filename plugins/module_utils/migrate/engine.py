@@ -8,6 +8,7 @@ pooler) and the dispatch to the method (dump.py, physical.py, logical.py)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import time
@@ -24,6 +25,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import run_script
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import (
     connect as docker_connect,
+    docker_action,
     ensure_image,
     get_or_none,
     is_managed,
@@ -56,6 +58,11 @@ def list_with_defaults(entries, option: str) -> list[dict]:
             raise PgdockError(f"target.{option}: unknown keys {unknown} (known: {sorted(suboptions)})")
         result.append({key: entry.get(key, sub.get("default")) for key, sub in suboptions.items()})
     return result
+
+
+def _remove(obj, what: str) -> None:
+    with docker_action(f"removing {what}"):
+        obj.remove(force=True)
 
 
 def ensure_migration(module) -> dict:
@@ -222,15 +229,34 @@ class MigrateRun:
         network namespace (the target at 127.0.0.1:5432, the source on the target's networks); its
         output (a failure raises)."""
         if not beside_target:
-            network = network or self.route.network or self._first_target_network()
+            network = network or self.route.network or self.first_target_network()
         return run_script(self.client, self.image, script, self.source.docker_mounts(self.route) + list(mounts or []),
                           what, network=None if beside_target else network, environment=environment, args=args,
                           user=f"{POSTGRES_UID}", timeout=timeout or self.p["copy_timeout"], on_output=on_output,
                           network_of=self.name if beside_target else None)
 
-    def _first_target_network(self) -> str | None:
+    def first_target_network(self) -> str | None:
         networks = (self.p.get("target") or {}).get("networks") or []
         return networks[0]["name"] if networks else None
+
+    def connection(self) -> dict:
+        """Where clients reach the target from the Docker host: its container, host and port."""
+        container = self.target_container()
+        binding = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get("5432/tcp") or [{}]
+        return {"container": self.name, "host": binding[0].get("HostIp") or "127.0.0.1",
+                "port": int(binding[0]["HostPort"]) if binding[0].get("HostPort") else None}
+
+    def remove_target(self, volumes: tuple = ()) -> None:
+        """Remove the target container (a migration's only) and its data volume (and `volumes`)."""
+        container = self.target_container()
+        if container is not None:
+            if MIGRATED_LABEL not in container.labels:
+                raise PgdockError(f"container {self.name!r} is not the target of a migration; not removed")
+            self.log.do(f"remove the target container {self.name}", _remove, container, f"container {self.name}")
+        for name in (self.data_volume(),) + tuple(volumes):
+            volume = get_or_none(self.client.volumes, name, "volume")
+            if volume is not None:
+                self.log.do(f"remove volume {name}", _remove, volume, f"volume {name}")
 
     # -- the migration's state on the Docker host --------------------------------------------------
     def state(self) -> dict | None:
@@ -262,10 +288,12 @@ class MigrateRun:
         checksum = self.p["verify"] == "checksum"
         with self.progress.phase("verify"):
             ours = ("pgdock_pooler_lookup", self.p["replication_user"])
-            source = verify.inventory(lambda db: self.source.session(db), databases, self.p["exact_count_max_bytes"],
-                                      checksum, ignore_roles=ours)
-            target = verify.inventory(target or self.target_session, databases, self.p["exact_count_max_bytes"], checksum,
-                                      ignore_roles=ours)
+            # both sides at once: counting (and hashing) rows is most of a verification's time
+            with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+                sides = [pool.submit(verify.inventory, server, databases, self.p["exact_count_max_bytes"], checksum,
+                                     ignore_roles=ours)
+                         for server in (self.source.session, target or self.target_session)]
+                source, target = (side.result() for side in sides)
         found = verify.differences(source, target, databases)
         if found:
             raise PgdockError(f"the target differs from the source after the copy ({len(found)} differences): "

@@ -46,6 +46,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.target_lif
     target_connection,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import QueryError
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import timed
 
 try:
     from psycopg2 import sql
@@ -524,12 +525,3 @@ class KeptOpen:
 
     def close(self, commit: bool = False) -> None:
         """Left open (its owner closes it)."""
-
-
-def timed(timings: dict, name: str, action, *args):
-    """`action(*args)`, its seconds in `timings[name]`."""
-    began = time.monotonic()
-    try:
-        return action(*args)
-    finally:
-        timings[name] = round(time.monotonic() - began, 3)

@@ -6,7 +6,12 @@ source, and the problems they make for a method, each with the fix an operator a
 
 from __future__ import annotations
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.hba.rules import first_match, name_token, parse_hba
+from ansible_collections.pgdock.postgres.plugins.module_utils.hba.rules import (
+    first_local_match,
+    first_match,
+    name_token,
+    parse_hba,
+)
 
 FACTS_SQL = """
 select current_setting('server_version_num')::int, current_setting('wal_level'),
@@ -16,6 +21,18 @@ select current_setting('server_version_num')::int, current_setting('wal_level'),
 from pg_roles r where r.rolname = current_user"""
 FACT_KEYS = ("version_num", "wal_level", "max_wal_senders", "max_replication_slots", "in_recovery",
              "superuser", "replication", "hba_file", "system_identifier")
+
+
+# per-role and per-database settings of default_transaction_read_only = off: they win over the server's
+# value that the cutover sets, so sessions of that role or database could still write
+FENCE_OVERRIDES_SQL = """
+select case when s.setrole = 0 then 'every role' else 'role ' || quote_ident(r.rolname) end
+       || case when s.setdatabase = 0 then '' else ' in database ' || quote_ident(d.datname) end
+from pg_db_role_setting s
+left join pg_roles r on r.oid = s.setrole left join pg_database d on d.oid = s.setdatabase
+where exists (select 1 from unnest(s.setconfig) c
+              where split_part(c, '=', 1) = 'default_transaction_read_only' and not split_part(c, '=', 2)::boolean)
+order by 1"""
 
 
 def major_of(version_num: int) -> int:
@@ -29,6 +46,7 @@ def read_facts(session) -> dict:
     facts["major"] = major_of(facts["version_num"])
     facts["databases"] = [r[0] for r in session.rows(
         "select datname from pg_database where datallowconn and not datistemplate order by datname")]
+    facts["fence_overrides"] = [r[0] for r in session.rows(FENCE_OVERRIDES_SQL)]
     facts["hba_text"] = None
     if facts["superuser"]:
         facts["hba_text"] = session.value("select pg_read_file(current_setting('hba_file'))",
@@ -70,6 +88,11 @@ def problems(method: str, facts: dict, target_major: int, databases: list[str] |
     if method in ("logical", "dump") and not facts["superuser"]:
         found.append("methods logical and dump read every role's password verifier and every table: "
                      "source.login_user must be a superuser of the source")
+    if facts.get("fence_overrides"):
+        found.append("default_transaction_read_only is set for " + ", ".join(facts["fence_overrides"])
+                     + ": at cutover the source is made read-only with that setting, and these would "
+                     "override it; remove them (ALTER ROLE ... RESET default_transaction_read_only, "
+                     "ALTER DATABASE ... RESET default_transaction_read_only)")
     missing = sorted(set(databases or []) - set(facts["databases"]))
     if missing:
         found.append(f"databases: {missing} do not exist on the source (it has {facts['databases']})")
@@ -103,18 +126,3 @@ def database_token(database: str) -> str:
     """A database column token: the replication keyword as it is, a name quoted when needed."""
     return database if database == "replication" else name_token(database)
 
-
-def first_local_match(rules, database: str, user: str):
-    """The first `local` rule a socket connection of `user` to `database` matches, or None."""
-    for rule in rules:
-        if rule.type != "local":
-            continue
-        if database == "replication":
-            if "replication" not in rule.database:
-                continue
-        elif "all" not in rule.database and name_token(database) not in rule.database:
-            continue
-        if "all" not in rule.user and name_token(user) not in rule.user:
-            continue
-        return rule
-    return None

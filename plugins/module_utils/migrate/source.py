@@ -72,6 +72,15 @@ class Source:
                               "login_user and login_password, and that the source's pg_hba.conf lets this "
                               "Docker host in") from None
 
+    def login_params(self) -> dict:
+        """The login as engines that take module-style login options (the role engine) want it."""
+        o = self.o
+        return dict(container=None, login_host=o.get("login_host"), login_port=o.get("login_port") or 5432,
+                    login_user=self.user, login_password=self.password, login_db=o.get("login_db") or "postgres",
+                    login_unix_socket=o.get("login_unix_socket"), ssl_mode=o.get("ssl_mode") or "prefer",
+                    ssl_rootcert=o.get("ca_cert"), ssl_cert=None, ssl_key=None,
+                    connect_timeout=o.get("connect_timeout") or 10, connect_params={}, session_role=None)
+
     def describe(self) -> str:
         where = self.o.get("login_unix_socket") or self.o["login_host"]
         return f"{where}:{self.o.get('login_port') or 5432}"

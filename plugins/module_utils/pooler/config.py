@@ -50,17 +50,17 @@ def check_name(value: str, option: str) -> None:
                           "63 characters at most)")
 
 
-def database_lines(databases: list[dict], host: str, auth_dbname: str | None = None) -> list[str]:
-    """[databases] entries pointing at `host`; none listed means a `*` fallback to the same name.
+def database_lines(databases: list[dict], host: str, auth_dbname: str | None = None, port: int = 5432) -> list[str]:
+    """[databases] entries pointing at `host`:`port`; none listed means a `*` fallback to the same name.
     PgBouncer runs auth_query in a database of this section, so `auth_dbname` gets an entry too."""
     if not databases:
-        return [f"* = host={host} port=5432"]
+        return [f"* = host={host} port={int(port)}"]
     if auth_dbname and auth_dbname not in [entry["name"] for entry in databases]:
         databases = list(databases) + [{"name": auth_dbname}]
     lines = []
     for entry in databases:
         check_name(entry["name"], "databases.name")
-        parts = [f"host={host}", "port=5432", f"dbname={entry.get('dbname') or entry['name']}"]
+        parts = [f"host={host}", f"port={int(port)}", f"dbname={entry.get('dbname') or entry['name']}"]
         if entry.get("pool_size") is not None:
             parts.append(f"pool_size={int(entry['pool_size'])}")
         if entry.get("pool_mode"):
@@ -136,10 +136,10 @@ def admin_ssl(ini_text: str | None, root: str) -> dict:
     return params
 
 
-def render_ini(databases: list[dict], host: str, settings: dict) -> str:
+def render_ini(databases: list[dict], host: str, settings: dict, port: int = 5432) -> str:
     """The whole pgbouncer.ini."""
     lines = ["# Managed by pgdock.postgres.pooler: changes here are overwritten.", "[databases]"]
-    lines += database_lines(databases, host, settings.get("auth_dbname"))
+    lines += database_lines(databases, host, settings.get("auth_dbname"), port)
     lines += ["", "[pgbouncer]"]
     for key in settings:
         value = settings[key]
@@ -181,8 +181,8 @@ def pointed_host(text: str | None) -> str | None:
     return None
 
 
-def repointed_ini(text: str, new_host: str) -> str:
-    """The same ini with every database's host replaced by `new_host`."""
+def repointed_ini(text: str, new_host: str, new_port: int = 5432) -> str:
+    """The same ini with every database's host and port replaced by `new_host` and `new_port`."""
     out, section = [], None
     for raw in text.splitlines():
         stripped = raw.strip()
@@ -190,6 +190,7 @@ def repointed_ini(text: str, new_host: str) -> str:
             section = stripped[1:-1].strip()
         elif section == "databases" and "=" in stripped and not stripped.startswith(("#", ";")):
             raw = re.sub(r"(^|\s)host=\S+", lambda m: f"{m.group(1)}host={new_host}", raw)
+            raw = re.sub(r"(^|\s)port=\S+", lambda m: f"{m.group(1)}port={int(new_port)}", raw)
         out.append(raw)
     return "\n".join(out) + "\n"
 

@@ -117,7 +117,9 @@ class PoolerRun:
     # -- present -------------------------------------------------------------------------------------
     def _present(self, existing) -> dict:
         self._validate()
-        primary = find_container(dict(self.p, container=self.p["primary"]))
+        primary = find_container(dict(self.p, container=self.p["primary"])) if self.p.get("primary") else None
+        server_host, server_port = (primary.name, 5432) if primary is not None else (self.p["server_host"],
+                                                                                     self.p["server_port"])
         verifiers = self._user_verifiers()
         if self.p["auth"] == "auth_query":
             self._ensure_lookup(primary)
@@ -130,8 +132,8 @@ class PoolerRun:
         verifiers[ADMIN_USER] = admin_verifier
         ca = self._ca_content()
         files = {
-            INI_NAME: render_ini(self.p["databases"], primary.name, pgbouncer_settings(
-                self.p, ca is not None, AUTH_QUERY if self.p["auth"] == "auth_query" else None)),
+            INI_NAME: render_ini(self.p["databases"], server_host, pgbouncer_settings(
+                self.p, ca is not None, AUTH_QUERY if self.p["auth"] == "auth_query" else None), server_port),
             USERLIST_NAME: render_userlist(verifiers),
         }
         if ca is not None:
@@ -158,16 +160,20 @@ class PoolerRun:
         if not self.check_mode and self.log.changed:
             self._admin(password, files[INI_NAME]).wait_ready(self.p["wait_timeout"])
         result = self.log.result(pooler={
-            "name": self.p["name"], "primary": primary.name, "port": self.p["published_port"],
+            "name": self.p["name"], "primary": primary.name if primary is not None else None,
+            "server": f"{server_host}:{server_port}", "port": self.p["published_port"],
             "pool_mode": self.p["pool_mode"], "users": sorted(verifiers.keys() - {ADMIN_USER}),
             "databases": [d["name"] for d in self.p["databases"]] or ["*"],
             "client_tls_sslmode": self.p["client_tls_sslmode"]})
         return with_diff(result, self.want_diff, old_ini or "", files[INI_NAME], os.path.join(self.config_dir, INI_NAME))
 
     def _validate(self) -> None:
-        for option in ("primary", "published_port"):
-            if not self.p.get(option):
-                raise PgdockError(f"{option} is required with state=present")
+        if not (self.p.get("primary") or self.p.get("server_host")):
+            raise PgdockError("primary (a pgdock container) or server_host (another PostgreSQL server) is required "
+                              "with state=present")
+        if not self.p.get("published_port"):
+            raise PgdockError("published_port is required with state=present")
+        self._validate_external_server()
         if self.p["auth"] == "userlist" and not self.p["users"]:
             raise PgdockError("users: list the roles that connect through the pooler (their SCRAM verifiers "
                               "are copied from pg_authid into its auth file), or use auth: auth_query")
@@ -191,6 +197,34 @@ class PoolerRun:
             raise PgdockError(f"server_tls_ca_file is required with server_tls_sslmode={self.p['server_tls_sslmode']}")
         self._validate_client_tls()
 
+    def _validate_external_server(self) -> None:
+        """server_host: a server that is not a pgdock container, reached by the pooler on `networks`
+        and by this module with the login options (to read the users' verifiers)."""
+        login = [k for k in ("login_host", "login_port", "login_password", "login_unix_socket") if self.p.get(k)]
+        if not self.p.get("server_host"):
+            if login:
+                raise PgdockError(f"{', '.join(login)}: only with server_host (a pgdock primary is logged in to "
+                                  "through its container)")
+            return
+        if not 1 <= self.p["server_port"] <= 65535:
+            raise PgdockError(f"server_port: {self.p['server_port']} is not a TCP port")
+        if not self.p.get("networks"):
+            raise PgdockError("networks: with server_host, give the networks of the pooler (one on which it reaches "
+                              f"{self.p['server_host']!r})")
+        if self.p["auth"] == "auth_query":
+            raise PgdockError("auth: auth_query installs a lookup function and a pg_hba.conf rule on a pgdock server; "
+                              "with server_host use auth: userlist")
+        if not (self.p.get("login_host") or self.p.get("login_unix_socket")):
+            raise PgdockError("login_host (or login_unix_socket): where this module reaches the server from the "
+                              "Docker host, to copy the users' SCRAM verifiers from its pg_authid")
+
+    def _server_login(self) -> dict:
+        """Login options of the server the pooler fronts, as a SQL session takes them."""
+        if self.p.get("primary"):
+            return container_login(self.p, self.p["primary"])
+        return dict(self.p, container=None, login_port=self.p.get("login_port") or self.p["server_port"],
+                    session_role=None)
+
     def _validate_client_tls(self) -> None:
         mode = self.p["client_tls_sslmode"]
         if mode == "disable":
@@ -209,10 +243,11 @@ class PoolerRun:
                                   f"certificate from client_tls_ca_file's CA, e.g. CN {ADMIN_USER})")
 
     def _user_verifiers(self) -> dict:
-        """SCRAM verifiers of the listed roles, read from pg_authid on the primary."""
-        with Session(params=container_login(self.p, self.p["primary"])) as session:
+        """SCRAM verifiers of the listed roles, read from pg_authid on the server."""
+        server = self.p.get("primary") or self.p["server_host"]
+        with Session(params=self._server_login()) as session:
             if session.value("select pg_is_in_recovery()"):
-                raise PgdockError(f"primary: {self.p['primary']!r} is a standby (in recovery); point the pooler "
+                raise PgdockError(f"primary: {server!r} is a standby (in recovery); point the pooler "
                                   "at the current primary")
             rows = {name: (password, login) for name, password, login in session.rows(
                 "select rolname, rolpassword, rolcanlogin from pg_authid where rolname = any(%s)",
@@ -221,7 +256,7 @@ class PoolerRun:
             return {}
         missing = [u for u in self.p["users"] if u not in rows]
         if missing:
-            raise PgdockError(f"users: no role {', '.join(missing)} on {self.p['primary']!r}; create it first "
+            raise PgdockError(f"users: no role {', '.join(missing)} on {server!r}; create it first "
                               "(pgdock.postgres.role)")
         bad = [u for u in self.p["users"] if not rows[u][1] or not is_verifier(rows[u][0])]
         if bad:

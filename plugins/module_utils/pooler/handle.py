@@ -66,9 +66,10 @@ class PoolerHandle:
         settings = parse_ini(read_secret(self.ini_path))["pgbouncer"]
         return (settings.get("auth_dbname") or "postgres", settings["auth_user"]) if settings.get("auth_user") else None
 
-    def repoint(self, new_host: str) -> None:
-        """Point every database at `new_host` and RELOAD (server connections follow once released)."""
+    def repoint(self, new_host: str, new_port: int = 5432) -> None:
+        """Point every database at `new_host`:`new_port` (a pgdock server listens on 5432 on its
+        networks) and RELOAD (server connections follow once released)."""
         text = read_secret(self.ini_path) or ""
         st = os.stat(self.ini_path)
-        write_secret(self.ini_path, repointed_ini(text, new_host), st.st_uid, st.st_gid)
+        write_secret(self.ini_path, repointed_ini(text, new_host, new_port), st.st_uid, st.st_gid)
         self.admin.command("RELOAD")

@@ -13,6 +13,14 @@ OPTIONS = dict(
     name=dict(type="str", required=True),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     primary=dict(type="str"),
+    server_host=dict(type="str"),
+    server_port=dict(type="int", default=5432),
+    login_host=dict(type="str"),
+    login_port=dict(type="int"),
+    login_user=dict(type="str", default="postgres"),
+    login_password=dict(type="str", no_log=True),
+    login_db=dict(type="str", default="postgres"),
+    login_unix_socket=dict(type="path"),
     image=dict(type="str", default="edoburu/pgbouncer:latest"),
     pull=dict(type="str", choices=["missing", "always", "never"], default="missing"),
     databases=dict(type="list", elements="dict", default=[], options=dict(
@@ -55,4 +63,4 @@ OPTIONS = dict(
 )
 # the module's own options win over the connection options of the same name
 ARGUMENT_SPEC = combine_specs(DOCKER_COMMON_ARGS, OPTIONS)
-MODULE_KWARGS = dict(supports_check_mode=True)
+MODULE_KWARGS = dict(supports_check_mode=True, mutually_exclusive=[("primary", "server_host")])

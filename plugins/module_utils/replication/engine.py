@@ -57,6 +57,14 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection impo
     find_container,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
+from ansible_collections.pgdock.postgres.plugins.module_utils.replication.basebackup import (
+    create_physical_slot,
+    drop_slot,
+    replication_row,
+    run_base_backup,
+    slot_exists,
+    standby_conf_lines,
+)
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.setup import ensure_replication_role
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.options import OPTIONS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog
@@ -69,12 +77,6 @@ except ImportError:  # pragma: no cover - run_engine reports the missing librari
 
 SLOT_RE = re.compile(r"^[a-z0-9_]{1,63}$")
 STANDBY_KEYS = ("primary_conninfo", "primary_slot_name")
-# $1 upstream host, $2 replication user, $3 PGDATA, then pg_basebackup's slot flags; the
-# standby's settings in $STANDBY_CONF
-BASE_BACKUP_SCRIPT = (
-    'set -e; host=$1; user=$2; pgdata=$3; shift 3; '
-    'pg_basebackup -h "$host" -p 5432 -U "$user" -D "$pgdata" -X stream -c fast --no-password --progress "$@"; '
-    'touch "$pgdata/standby.signal"; printf "%s" "$STANDBY_CONF" >> "$pgdata/postgresql.auto.conf"')
 # $1 PGDATA; the source server's conninfo in $SOURCE, the standby's settings in $STANDBY_CONF
 REWIND_SCRIPT = (
     'set -e; pgdata=$1; pg_rewind --target-pgdata="$pgdata" --source-server="$SOURCE" --progress; '
@@ -87,16 +89,6 @@ REWIND_SCRIPT = (
 def slot_name_for(name: str) -> str:
     """A physical slot name derived from a container name (slot names: [a-z0-9_], 63 at most)."""
     return re.sub(r"[^a-z0-9_]", "_", name.lower())[:63]
-
-
-def standby_conf_lines(upstream: str, user: str, application_name: str, slot: str | None) -> str:
-    """postgresql.auto.conf lines that make a cluster stream from `upstream` (password from a passfile)."""
-    value = conninfo(host=upstream, port=5432, user=user, application_name=application_name,
-                     passfile=f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}", sslmode="prefer")
-    lines = f"primary_conninfo = {conf_string(value)}\n"
-    if slot:
-        lines += f"primary_slot_name = {conf_string(slot)}\n"
-    return lines
 
 
 def synchronous_names_value(names: list[str]) -> str:
@@ -295,14 +287,9 @@ class ReplicaRun:
     def _run_base_backup(self, image: str, upstream_name: str, layout, conf: str, timeout: int, watch):
         """pg_basebackup in a helper, its progress reported; (exit code, output)."""
         try:
-            return run_helper(
-                self.client, image, ["sh", "-c", BASE_BACKUP_SCRIPT, "pgdock-basebackup", upstream_name,
-                                     self.p["replication_user"], layout.pgdata] + (["-S", self.slot] if self.slot else []),
-                [Mount(layout.volume_path, self._volume(), type="volume"),
-                 Mount(SECRETS_MOUNT, self.secrets_dir, type="bind", read_only=True)],
-                f"pg_basebackup from {upstream_name}", network=self._network(),
-                environment={"PGPASSFILE": f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}", "STANDBY_CONF": conf},
-                timeout=timeout, on_output=watch)
+            return run_base_backup(self.client, image, layout, self._volume(), self.secrets_dir, (upstream_name, 5432),
+                                   self.p["replication_user"], conf, self.slot, f"pg_basebackup from {upstream_name}",
+                                   timeout, watch, network=self._network())
         except HelperTimeout as exc:
             self._remove_incomplete_volume()
             raise PgdockError(f"pg_basebackup from {upstream_name!r} did not finish within base_backup_timeout "
@@ -397,14 +384,7 @@ class ReplicaRun:
             time.sleep(next(delays))
 
     def _replication_row(self, conn) -> dict | None:
-        row = conn.row("""
-            select state, sync_state,
-                   pg_wal_lsn_diff(case when pg_is_in_recovery() then pg_last_wal_replay_lsn()
-                                        else pg_current_wal_lsn() end, replay_lsn)::bigint as lag_bytes,
-                   coalesce(extract(epoch from replay_lag), 0)::float as lag_seconds
-            from pg_stat_replication where application_name = %s
-            order by backend_start desc limit 1""", (self.p["name"],))
-        return dict(zip(("state", "sync_state", "lag_bytes", "lag_seconds"), row)) if row else None
+        return replication_row(conn, self.p["name"])
 
     def _streams(self, conn) -> bool:
         row = self._replication_row(conn)
@@ -412,20 +392,13 @@ class ReplicaRun:
 
     # -- slots and synchronous names on the primary -------------------------------------------------
     def _slot_exists(self, conn) -> bool:
-        return conn.row("select 1 from pg_replication_slots where slot_name = %s", (self.slot,)) is not None
+        return slot_exists(conn, self.slot)
 
     def _create_slot(self, conn) -> None:
-        conn.run("select pg_create_physical_replication_slot(%s)", (self.slot,), what=f"creating slot {self.slot}")
+        create_physical_slot(conn, self.slot)
 
     def _drop_slot(self, conn) -> None:
-        deadline = time.monotonic() + 30
-        delays = poll_intervals()
-        while True:  # the walsender of a just-stopped standby may hold it for a moment
-            row = conn.row("select active from pg_replication_slots where slot_name = %s", (self.slot,))
-            if row is None or not row[0] or time.monotonic() > deadline:
-                break
-            time.sleep(next(delays))
-        conn.run("select pg_drop_replication_slot(%s)", (self.slot,), what=f"dropping slot {self.slot}")
+        drop_slot(conn, self.slot)
 
     def _sync_names(self) -> None:
         """synchronous_standby_names on the primary: ANY 1 of its replicas labelled synchronous."""

@@ -43,7 +43,8 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.auth import
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.handle import PoolerHandle
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.engine import ReplicaRun, slot_name_for
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.options import OPTIONS as REPLICA_OPTIONS
-from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, spec_params
+from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog, spec_params, timed
+from ansible_collections.pgdock.postgres.plugins.module_utils.switchover.promotion import promote, wait_replayed_past
 
 try:
     from docker.types import Mount
@@ -169,16 +170,16 @@ class Switchover:
                 self.log.extend(plan)
                 return self._result(old.name, None, {"prechecks": checks})
             self._prepare_target(target_conn, target)
-            self._step("checkpoint", old_conn.run, "checkpoint")
+            timed(self.timings, "checkpoint", old_conn.run, "checkpoint")
         finally:
             old_conn.close()
         try:
             pause_start = time.monotonic()
-            self._step("pause", self.pooler.admin.pause, self.p["pause_timeout"])
+            timed(self.timings, "pause", self.pooler.admin.pause, self.p["pause_timeout"])
             self.log.add(f"paused pooler {self.pooler.container.name}")
             try:
                 self._stop_and_catch_up(old, target, target_conn)
-                self._step("promote", self._promote, target_conn, target)
+                timed(self.timings, "promote", self._promote, target_conn, target)
             except Exception as exc:  # pylint: disable=broad-except  # every failure before promotion rolls back
                 self._rollback(old, target_conn, exc)
             self._after_promotion(old, target, pause_start)
@@ -186,13 +187,6 @@ class Switchover:
             with contextlib.suppress(Exception):
                 target_conn.close()
         return self._rejoin_and_report(old, target, checks)
-
-    def _step(self, name: str, action, *args):
-        start = time.monotonic()
-        try:
-            return action(*args)
-        finally:
-            self.timings[name] = round(time.monotonic() - start, 3)
 
     def _prepare_target(self, target_conn, target) -> None:
         """No synchronous standby names on the target when it is promoted: its standbys join later,
@@ -209,23 +203,13 @@ class Switchover:
 
     def _stop_and_catch_up(self, old, target, target_conn) -> None:
         """Clean shutdown of the old primary, then wait until the target replayed its shutdown checkpoint."""
-        self._step("stop_old_primary", self._stop, old)
+        timed(self.timings, "stop_old_primary", self._stop, old)
         self.log.add(f"stopped {old.name} (clean shutdown)")
-        control = self._step("read_control_file", self._control_data, old)
+        control = timed(self.timings, "read_control_file", self._control_data, old)
         if control.state != "shut down":
             raise PgdockError(f"{old.name!r} did not shut down cleanly (pg_control says {control.state!r})")
-        start = time.monotonic()
-        deadline = start + self.p["catchup_timeout"]
-        while True:
-            row = target_conn.row("select pg_last_wal_replay_lsn() > %s::pg_lsn, "
-                                  "pg_last_wal_replay_lsn()::text", (control.checkpoint_text,))
-            if row[0]:
-                break
-            if time.monotonic() > deadline:
-                raise PgdockError(f"{target.name!r} did not replay {old.name!r}'s shutdown checkpoint "
-                                  f"({control.checkpoint_text}) within {self.p['catchup_timeout']} s (it is at {row[1]})")
-            time.sleep(0.02)
-        self.timings["catch_up"] = round(time.monotonic() - start, 3)
+        self.timings["catch_up"] = wait_replayed_past(target_conn, control.checkpoint_text, target.name,
+                                                      self.p["catchup_timeout"], f"shutdown checkpoint of {old.name!r}")
         self.log.add(f"{target.name} replayed everything {old.name} wrote (shutdown checkpoint "
                      f"{control.checkpoint_text}, timeline {control.timeline})")
 
@@ -248,14 +232,7 @@ class Switchover:
         return parse_controldata_output(output)
 
     def _promote(self, target_conn, target) -> None:
-        """pg_promote without its own wait (it polls every 100 ms), then poll more often here."""
-        if not target_conn.value("select pg_promote(false)"):
-            raise PgdockError(f"pg_promote on {target.name!r} was refused")
-        deadline = time.monotonic() + self.p["catchup_timeout"]
-        while target_conn.value("select pg_is_in_recovery()"):
-            if time.monotonic() > deadline:
-                raise PgdockError(f"{target.name!r} did not finish its promotion within {self.p['catchup_timeout']} s")
-            time.sleep(0.01)
+        promote(target_conn, target.name, self.p["catchup_timeout"])
         self.log.add(f"promoted {target.name}")
 
     def _rollback(self, old, target_conn, cause: Exception) -> None:
@@ -287,11 +264,11 @@ class Switchover:
     def _after_promotion(self, old, target, pause_start: float) -> None:
         """Repoint and resume the pooler; a failure now leaves the target as primary and says so."""
         try:
-            self._step("repoint", self.pooler.repoint, target.name)
+            timed(self.timings, "repoint", self.pooler.repoint, target.name)
             self.log.add(f"repointed pooler {self.pooler.container.name} to {target.name} (RELOAD)")
         finally:
             try:
-                self._step("resume", self.pooler.admin.resume)
+                timed(self.timings, "resume", self.pooler.admin.resume)
                 self.timings["pause_total"] = round(time.monotonic() - pause_start, 3)
                 self.log.add(f"resumed pooler {self.pooler.container.name}")
             except PgdockError as exc:

@@ -33,7 +33,8 @@ SEAMS = {
     "pooler": {"hba.rules", "hba.server_file"},
     "monitor": {"hba.rules", "hba.server_file", "role.engine"},
     "migrate": {"container.engine", "container.options", "container.spec", "hba.rules", "pooler.handle",
-                "pooler.auth"},
+                "pooler.auth", "replication.basebackup", "replication.engine", "replication.setup", "role.engine",
+                "switchover.promotion"},
 }
 
 

@@ -32,6 +32,8 @@ def test_major_of():
     ("physical", {"superuser": False, "replication": False}, 15, "neither SUPERUSER nor REPLICATION"),
     ("dump", {"superuser": False}, 18, "must be a superuser"),
     ("dump", {"in_recovery": True}, 18, "is a standby"),
+    ("dump", {"fence_overrides": ['role "app"', "every role in database shop"]}, 18,
+     'default_transaction_read_only is set for role "app", every role in database shop'),
 ])
 def test_each_problem_names_its_fix(method, changes, target, expected):
     found = problems(method, facts(**changes), target)

@@ -380,3 +380,12 @@ def test_client_tls_settings_point_at_the_copied_files():
 def test_the_admin_connection_meets_what_the_pooler_asks_of_clients(mode, expected):
     assert admin_ssl(sample_ini(client_tls_sslmode=mode, client_tls_ca_file="/x"), "/r") == expected
     assert admin_ssl(None, "/r") == {"sslmode": "disable"}
+
+
+def test_an_external_server_on_its_own_port_is_repointed_to_a_container_on_5432():
+    ini = render_ini([{"name": "app"}], "old-db.example", {"pool_mode": "transaction"}, port=6543)
+    assert parse_ini(ini)["databases"]["app"] == "host=old-db.example port=6543 dbname=app"
+    assert database_lines([], "old-db", port=5433) == ["* = host=old-db port=5433"]
+    moved = parse_ini(repointed_ini(ini, "pg-new"))
+    assert moved["databases"]["app"] == "host=pg-new port=5432 dbname=app"
+    assert parse_ini(repointed_ini(ini, "pg-new", 7000))["databases"]["app"] == "host=pg-new port=7000 dbname=app"
