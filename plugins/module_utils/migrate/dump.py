@@ -180,7 +180,7 @@ class DumpMethod:
             with docker_action(f"creating volume {self._dump_volume()}"):
                 self.run.client.volumes.create(self._dump_volume(),
                                                labels=managed_labels({MIGRATED_LABEL: self.run.source.describe()}))
-            run_script(self.run.client, self.run.image, 'chown "$1" "$2"', [Mount(DUMP_MOUNT, self._dump_volume(),
-                                                                              type="volume")],
+            mount = Mount(DUMP_MOUNT, self._dump_volume(), type="volume")
+            run_script(self.run.client, self.run.image, 'chown "$1" "$2"', [mount],
                        f"handing volume {self._dump_volume()} to the postgres user",
                        args=[f"{POSTGRES_UID}:{POSTGRES_UID}", DUMP_MOUNT])

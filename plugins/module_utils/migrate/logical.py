@@ -316,9 +316,9 @@ class LogicalMethod:
         password is in a passfile of the target's secrets mount, never in the subscription."""
         connection = self.run.source.conninfo(self.run.route, user=self.p["replication_user"], dbname=database,
                                               passfile=f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}")
+        name = sql.Identifier(self.name)
         statement = sql.SQL("create subscription {} connection %s publication {} "
-                            "with (slot_name = %s, copy_data = true)").format(sql.Identifier(self.name),
-                                                                             sql.Identifier(self.name))
+                            "with (slot_name = %s, copy_data = true)").format(name, name)
         with self.run.target_session(database) as target:
             self.run.log.do(f"create subscription {self.name} in database {database!r} on the target (slot {slot})",
                             target.run, statement, [connection, slot], "creating the subscription")
