@@ -322,7 +322,9 @@ migration:
       type: dict
       returned: after a copy or cutover
     databases:
-      description: With V(logical) and O(state=synced), per database its tables, tables copied, their bytes on the target, its lag and the errors of its subscription's workers.
+      description:
+        - With V(logical) and O(state=synced), per database its tables, tables copied, their bytes on the
+          target, its lag and the errors of its subscription's workers.
       type: dict
       returned: with method logical, state synced
     sequences_set:
@@ -330,7 +332,7 @@ migration:
       type: int
       returned: with method logical, at cutover
     materialized_views_refreshed:
-      description: With V(logical), the materialized views refreshed on the target after the switch (the schema copy makes them empty).
+      description: With V(logical), the materialized views refreshed on the target after the switch (the schema copy leaves them empty).
       type: int
       returned: with method logical, at cutover
   sample: {method: dump, state: cut_over, source: "db1.example.com:5432", target: orders-db, write_downtime_seconds: 42.1}
