@@ -17,6 +17,7 @@ from ansible_runner import run_module
 from migrate_sources import start_plain_source
 from pgclient import sql, unused_port
 from test_migrate_dump import HOSTILE_DB, HOSTILE_ROLE, HOSTILE_SCHEMA, HOSTILE_TABLE, fill
+from write_load import WriterThreads
 
 PREFIX = "pgdock-ml"
 OUR_NAMES = "pgdock_mig_%"
@@ -70,18 +71,17 @@ def assert_source_clean(source) -> None:
     assert source_leftovers(source) == {"slots": [], "publications": [], "role": 0}
 
 
-class Writers:
+class Writers(WriterThreads):
     """Writer threads inserting (writer, n) rows into `load` of a database: on the source until it
     refuses (read-only, or the session ended), then against the target, retrying the same row; each
-    acknowledged commit is recorded with its time. Bounded in rows and time."""
+    acknowledged commit is recorded as (time, writer, n). Bounded in rows and time."""
+
+    join_seconds = LOAD_MAX_SECONDS + 10
 
     def __init__(self, m, dbname: str, max_rows: int = 30000):
+        super().__init__(WRITERS)
         self.m, self.dbname, self.max_rows = m, dbname, max_rows
-        self.acked: list[tuple[float, int, int]] = []
         self.errors: list[str] = []
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._write, args=(w,), daemon=True) for w in range(WRITERS)]
 
     def _connect(self, on_target: bool):
         m = self.m
@@ -117,16 +117,6 @@ class Writers:
                 time.sleep(0.01)
         if conn is not None:
             conn.close()
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(LOAD_MAX_SECONDS + 10)
 
     def longest_gap(self) -> float:
         times = sorted(t for t, _w, _n in self.acked)

@@ -15,6 +15,7 @@ from ansible_runner import run_module
 from conftest import PGBOUNCER_IMAGE
 from migrate_sources import BASE_HBA, start_plain_source
 from pgclient import sql, unused_port
+from write_load import WriterThreads
 
 REPLICATION_HBA = BASE_HBA + "host    replication  all        0.0.0.0/0     scram-sha-256\n"
 APP_PASSWORD = "App pw: ' \\ " + secrets.token_hex(4)
@@ -69,26 +70,14 @@ def source_leftovers(source) -> dict:
             "read_only": source.sql("select current_setting('default_transaction_read_only')")[0][0]}
 
 
-class Writers:
+class Writers(WriterThreads):
     """`count` threads inserting through a port as app, each acknowledged commit recorded with
     its time; failures counted. Bounded by `seconds_max`."""
 
     def __init__(self, port: int, count: int = 4, seconds_max: float = 90):
-        self.port, self.stop, self.deadline = port, threading.Event(), time.monotonic() + seconds_max
-        self.acked: list[tuple[int, int, float]] = []
+        super().__init__(count)
+        self.port, self.deadline = port, time.monotonic() + seconds_max
         self.failures: list[str] = []
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._write, args=(w,), daemon=True) for w in range(count)]
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(30)
 
     def _write(self, writer: int) -> None:
         conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="app", password=APP_PASSWORD, dbname="app",
