@@ -14,9 +14,11 @@ from psycopg2 import errorcodes
 from psycopg2 import sql as pgsql
 
 from ansible_runner import run_module
-from migrate_sources import start_plain_source
+from migrate_sources import start_plain_source, start_pooler
 from pgclient import sql, unused_port
 from test_migrate_dump import HOSTILE_DB, HOSTILE_ROLE, HOSTILE_SCHEMA, HOSTILE_TABLE, fill
+from test_migrate_physical import Writers as PoolerWriters
+from test_migrate_physical import physical  # noqa: F401  # a fixture: a source with an app database
 from write_load import WriterThreads
 
 PREFIX = "pgdock-ml"
@@ -193,6 +195,32 @@ def test_synced_rerun_and_cutover_under_write_load(major, migration_factory, doc
         source.sql("insert into public.plain values (102)")
     again = run_module("migrate", dict(m["args"], state="cutover"))
     assert not again.changed and not again.failed, again
+
+
+def test_cutover_behind_the_pooler_fails_no_transaction(physical, pg_image, cleanup, unique):  # noqa: F811
+    m = physical(17, wal_level="logical")
+    m["args"].update(method="logical", superuser_password="Tgt-pw-" + secrets.token_hex(6),
+                     target=dict(m["args"]["target"], image=pg_image(18)))
+    synced = run_module("migrate", m["args"])
+    assert synced.changed and not synced.failed, synced
+    pooler, pooler_port, _args, made = start_pooler(m["source"], cleanup, unique, m["tmp"] / "pooler", ["app"])
+    assert made.changed and not made.failed, made
+    with PoolerWriters(pooler_port) as load:
+        time.sleep(2)
+        cut = run_module("migrate", dict(m["args"], state="cutover", pooler=pooler))
+        time.sleep(1.5)
+    assert cut.changed and not cut.failed, cut
+    info = cut["migration"]
+    assert load.failures == [], load.failures[:5]
+    acked = {(w, n) for w, n, _t in load.acked}
+    on_target = set(target_sql(m, "select writer, n from public.writes", dbname="app"))
+    assert len(acked) > 100 and acked <= on_target, (len(acked), len(acked - on_target))
+    assert max(t for _w, _n, t in load.acked) > time.monotonic() - 30  # writes went on, on the target
+    print(f"behind the pooler: {len(acked)} acknowledged writes, 0 failed, longest gap {load.longest_gap():.3f} s, "
+          f"write downtime {info['write_downtime_seconds']} s, timings {info['timings']}")
+    # the serial column's sequence went on from the source's value: no duplicate key under load
+    assert target_sql(m, "select count(*) = count(distinct id) from public.writes", dbname="app") == [(True,)]
+    assert_source_clean(m["source"])
 
 
 def test_blocking_tables_are_refused_then_accepted_and_aborted(migration_factory, docker_client):

@@ -12,8 +12,7 @@ import psycopg2
 import pytest
 
 from ansible_runner import run_module
-from conftest import PGBOUNCER_IMAGE
-from migrate_sources import BASE_HBA, start_plain_source
+from migrate_sources import BASE_HBA, start_plain_source, start_pooler
 from pgclient import sql, unused_port
 from write_load import WriterThreads
 
@@ -118,13 +117,7 @@ def test_synced_then_cutover_behind_the_pooler_loses_nothing(major, physical, cl
     assert again["migration"]["state"] == "synced" and again["migration"]["lag_bytes"] is not None
 
     # the application's pooler in front of the source, which is no pgdock container
-    pooler = unique("pgb")
-    cleanup["containers"].append(pooler)
-    pooler_port = unused_port()
-    pooler_args = dict(name=pooler, server_host=source.name, login_host="127.0.0.1", login_port=source.port,
-                       login_password=source.password, networks=[source.network], image=PGBOUNCER_IMAGE,
-                       pull="never", published_port=pooler_port, users=["app"], secrets_dir=str(m["tmp"] / "pooler"))
-    made = run_module("pooler", pooler_args)
+    pooler, pooler_port, pooler_args, made = start_pooler(source, cleanup, unique, m["tmp"] / "pooler", ["app"])
     assert made.changed and not made.failed, made
     assert made["pooler"]["server"] == f"{source.name}:5432" and made["pooler"]["primary"] is None
     assert not run_module("pooler", pooler_args).changed
