@@ -116,4 +116,3 @@ def start_pooler(source: PlainSource, cleanup, unique, secrets_dir: Path, users:
                 login_password=source.password, networks=[source.network], image=PGBOUNCER_IMAGE,
                 pull="never", published_port=port, users=users, secrets_dir=str(secrets_dir))
     return name, port, args, run_module("pooler", args)
-

@@ -18,7 +18,7 @@ from migrate_sources import start_plain_source, start_pooler
 from pgclient import sql, unused_port
 from test_migrate_dump import HOSTILE_DB, HOSTILE_ROLE, HOSTILE_SCHEMA, HOSTILE_TABLE, fill
 from test_migrate_physical import Writers as PoolerWriters
-from test_migrate_physical import physical  # noqa: F401  # a fixture: a source with an app database
+from test_migrate_physical import physical  # noqa: F401  # pylint: disable=unused-import  # a fixture
 from write_load import WriterThreads
 
 PREFIX = "pgdock-ml"
