@@ -25,7 +25,14 @@ description:
     and the target must have replayed past that record (the source is not shut down, it may be
     another machine's server). The comparison runs before the promotion, while neither side changes.
   - O(method=logical) copies roles and schema, then replicates each database with a publication on
-    the source and a subscription on the target (the target may run a newer major version).
+    the source and a subscription on the target (the target may run a newer major version). The
+    subscriptions log in as O(replication_user) with a passfile in the target's secrets directory
+    (no password in C(pg_subscription)); the target refuses client writes until the cutover. Tables
+    that logical replication cannot carry (no primary key and no replica identity, unlogged, large
+    objects) are listed by name and refused until O(replica_identity_full) or O(skip_tables) says
+    what to do. At cutover the module waits until every subscription has confirmed the source's
+    last WAL position, copies the skipped tables, sets every sequence from the source and compares
+    both sides as the target was at the switch.
   - O(state=synced) builds the target and brings it up to date without cutting over; run again, it
     reports the lag and changes nothing. O(state=cutover) stops writes on the source
     (C(default_transaction_read_only) for new transactions, the remaining client sessions ended),
@@ -167,12 +174,18 @@ options:
     type: bool
     default: false
   skip_tables:
-    description: With V(logical), tables (C(schema.table)) left out of replication; they are copied at cutover.
+    description:
+      - With V(logical), tables left out of replication; they are copied whole at cutover, while
+        writes are stopped (keep them small).
+      - Written C(schema.table), a part in double quotes (C("") for a quote inside) when it holds a
+        dot or a double quote, for example C(public.audit_log) or C("my.schema".orders).
     type: list
     elements: str
     default: []
   reverse_replication:
-    description: With V(logical), keep the source as a subscriber of the target after cutover, so that going back loses nothing.
+    description:
+      - With V(logical), keep the source as a subscriber of the target after cutover, so that going back loses nothing.
+      - Not available yet; V(true) is refused and nothing is changed.
     type: bool
     default: false
   verify:
@@ -242,6 +255,16 @@ EXAMPLES = r"""
     source: {login_host: db1.example.com, login_password: "{{ vault_source_password }}"}
     target: {image: postgres:16, networks: [{name: app}], published_port: 15432}
 
+- name: Replicate into PostgreSQL 18 with logical replication; a table without a key replicates with REPLICA IDENTITY FULL
+  pgdock.postgres.migrate:
+    name: orders-db
+    method: logical
+    source: {login_host: db1.example.com, login_password: "{{ vault_source_password }}"}
+    superuser_password: "{{ vault_target_password }}"
+    replica_identity_full: true
+    skip_tables: [public.session_cache]
+    target: {image: postgres:18, networks: [{name: app}], published_port: 15432}
+
 - name: Cut over behind the application's pooler
   pgdock.postgres.migrate:
     name: orders-db
@@ -279,21 +302,39 @@ migration:
       type: dict
       returned: at cutover
     lag_bytes:
-      description: With V(physical) and O(state=synced), how far the target's replay is behind the source's WAL.
+      description:
+        - With V(physical) and O(state=synced), how far the target's replay is behind the source's WAL.
+        - With V(logical) and O(state=synced), the largest lag of a subscription behind the source, in bytes of WAL.
       type: int
-      returned: method physical, state synced
+      returned: methods physical and logical, state synced
     final_checkpoint:
       description: With V(physical), the source's last checkpoint the target replayed before its promotion.
       type: str
       returned: method physical, at cutover
     timings:
-      description: At cutover, the seconds of each step (pause, fence, catch_up, repoint, resume).
+      description:
+        - At cutover, the seconds of each step (pause, fence, catch_up, repoint, resume).
+        - With V(logical), C(catch_up_steps) has the seconds of each step of the catch-up.
       type: dict
       returned: at cutover
     verification:
       description: The comparison of both sides (databases, roles, tables, rows counted exactly, tables estimated).
       type: dict
       returned: after a copy or cutover
+    databases:
+      description:
+        - With V(logical) and O(state=synced), per database its tables, tables copied, their bytes on the
+          target, its lag and the errors of its subscription's workers.
+      type: dict
+      returned: with method logical, state synced
+    sequences_set:
+      description: With V(logical), the sequences set on the target from the source at cutover.
+      type: int
+      returned: with method logical, at cutover
+    materialized_views_refreshed:
+      description: With V(logical), the materialized views refreshed on the target after the switch (the schema copy leaves them empty).
+      type: int
+      returned: with method logical, at cutover
   sample: {method: dump, state: cut_over, source: "db1.example.com:5432", target: orders-db, write_downtime_seconds: 42.1}
 phases:
   description: The phases of this run with C(seconds), and C(bytes) where data was copied.

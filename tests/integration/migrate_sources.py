@@ -102,3 +102,17 @@ def start_plain_source(docker_client, cleanup, unique, image: str, tmp_path: Pat
             raise AssertionError(f"source {name} did not start: "
                                  + docker_client.containers.get(name).logs(tail=20).decode())
         time.sleep(0.5)
+
+
+def start_pooler(source: PlainSource, cleanup, unique, secrets_dir: Path, users: list[str]):
+    """A pgdock.postgres.pooler in front of `source` (a server this collection did not make): its
+    name, port on 127.0.0.1, module arguments and the module's result."""
+    from ansible_runner import run_module  # local imports: conftest is imported before sys.path is set
+    from conftest import PGBOUNCER_IMAGE
+    name = unique("pgb")
+    cleanup["containers"].append(name)
+    port = unused_port()
+    args = dict(name=name, server_host=source.name, login_host="127.0.0.1", login_port=source.port,
+                login_password=source.password, networks=[source.network], image=PGBOUNCER_IMAGE,
+                pull="never", published_port=port, users=users, secrets_dir=str(secrets_dir))
+    return name, port, args, run_module("pooler", args)

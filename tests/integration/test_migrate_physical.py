@@ -12,9 +12,9 @@ import psycopg2
 import pytest
 
 from ansible_runner import run_module
-from conftest import PGBOUNCER_IMAGE
-from migrate_sources import BASE_HBA, start_plain_source
+from migrate_sources import BASE_HBA, start_plain_source, start_pooler
 from pgclient import sql, unused_port
+from write_load import WriterThreads
 
 REPLICATION_HBA = BASE_HBA + "host    replication  all        0.0.0.0/0     scram-sha-256\n"
 APP_PASSWORD = "App pw: ' \\ " + secrets.token_hex(4)
@@ -69,26 +69,14 @@ def source_leftovers(source) -> dict:
             "read_only": source.sql("select current_setting('default_transaction_read_only')")[0][0]}
 
 
-class Writers:
+class Writers(WriterThreads):
     """`count` threads inserting through a port as app, each acknowledged commit recorded with
     its time; failures counted. Bounded by `seconds_max`."""
 
     def __init__(self, port: int, count: int = 4, seconds_max: float = 90):
-        self.port, self.stop, self.deadline = port, threading.Event(), time.monotonic() + seconds_max
-        self.acked: list[tuple[int, int, float]] = []
+        super().__init__(count)
+        self.port, self.deadline = port, time.monotonic() + seconds_max
         self.failures: list[str] = []
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._write, args=(w,), daemon=True) for w in range(count)]
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(30)
 
     def _write(self, writer: int) -> None:
         conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="app", password=APP_PASSWORD, dbname="app",
@@ -129,13 +117,7 @@ def test_synced_then_cutover_behind_the_pooler_loses_nothing(major, physical, cl
     assert again["migration"]["state"] == "synced" and again["migration"]["lag_bytes"] is not None
 
     # the application's pooler in front of the source, which is no pgdock container
-    pooler = unique("pgb")
-    cleanup["containers"].append(pooler)
-    pooler_port = unused_port()
-    pooler_args = dict(name=pooler, server_host=source.name, login_host="127.0.0.1", login_port=source.port,
-                       login_password=source.password, networks=[source.network], image=PGBOUNCER_IMAGE,
-                       pull="never", published_port=pooler_port, users=["app"], secrets_dir=str(m["tmp"] / "pooler"))
-    made = run_module("pooler", pooler_args)
+    pooler, pooler_port, pooler_args, made = start_pooler(source, cleanup, unique, m["tmp"] / "pooler", ["app"])
     assert made.changed and not made.failed, made
     assert made["pooler"]["server"] == f"{source.name}:5432" and made["pooler"]["primary"] is None
     assert not run_module("pooler", pooler_args).changed

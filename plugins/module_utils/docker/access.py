@@ -144,10 +144,15 @@ def run_helper(client, image: str, argv: list[str], mounts: list, what: str, net
     For tools such as pg_basebackup, pg_rewind or pg_restore that must run beside a server."""
     network_mode = f"container:{network_of}" if network_of else None if network else "none"
     with docker_action(what):
-        helper = client.containers.run(
+        helper = client.containers.create(
             image, entrypoint=argv[:1], command=argv[1:], mounts=mounts, user=user,
             network=network, network_mode=network_mode, environment=environment or {},
             labels=managed_labels({HELPER_LABEL: what[:60]}), detach=True)
+        try:
+            helper.start()
+        except Exception:  # pylint: disable=broad-except  # re-raised: e.g. the container whose network it shares is gone
+            helper.remove(force=True, v=True)  # a helper that never ran holds its mounts: not left behind
+            raise
     try:
         try:
             status = wait_for_helper(helper, timeout, on_output)

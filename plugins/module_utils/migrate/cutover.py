@@ -25,18 +25,19 @@ class Cutover:
         self.source = source_session
         self.timings: dict = {}
 
-    def switch(self, catch_up, pause_during_catch_up: bool = True) -> dict:
+    def switch(self, catch_up, pause_during_catch_up: bool = True, spare=()) -> dict:
         """Pause, fence, `catch_up()` (the method's wait and promotion), repoint, resume; the timings,
         with `write_downtime_seconds` (from the fence until the target took writes and, with a
         pooler, the clients reached it). Without `pause_during_catch_up` (a copy that takes minutes:
         clients must not wait that long) the pooler is paused only around its repoint, and clients
-        see read-only errors for writes meanwhile."""
+        see read-only errors for writes meanwhile. `spare`: pids of the method's own sessions on the
+        source, left open by the fence."""
         pooler = self.run.pooler
         if pooler is not None and pause_during_catch_up:
             self._pause(pooler)
         fenced_at = time.monotonic()
         try:
-            ended = timed(self.timings, "fence", fence, self.source)
+            ended = timed(self.timings, "fence", fence, self.source, spare)
             self.run.save_state(fenced=True)
             self.run.log.add(f"made the source read-only for new transactions and ended {ended} client sessions")
             timed(self.timings, "catch_up", catch_up)

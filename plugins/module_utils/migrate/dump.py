@@ -9,43 +9,35 @@ says how long."""
 
 from __future__ import annotations
 
-import datetime
 import re
-import secrets
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
-    MIGRATED_LABEL,
-    PASSWORD_FILE_NAME,
-    POSTGRES_UID,
-    SECRETS_MOUNT,
-)
+from ansible_collections.pgdock.postgres.plugins.module_utils.contract import MIGRATED_LABEL, POSTGRES_UID
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import run_script
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import docker_action, get_or_none, managed_labels
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.progress import human_bytes
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import pgpass_line, read_secret
-from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.copy_scripts import (
+    CREATE_OR_INTO,
+    LOAD_SCHEMA,
+    HelperLogins,
+    copy_globals,
+    create_or_into,
+)
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.cutover import Cutover
-from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.fence import is_fenced, unfence
-from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.source import SOURCE_PGPASS
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.conninfo import conninfo
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.scram import scram_verifier
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.target_lifecycle import (
+    fresh_target,
+    now,
+    prepare_abort,
+    remove_target,
+    remove_volume,
+    target_connection,
+)
 
 try:
     from docker.types import Mount
 except ImportError:  # pragma: no cover - run_engine reports the missing libraries
     pass
 
-TARGET_PGPASS = "target.pgpass"   # the target superuser's passfile, for the helpers beside it
 DUMP_MOUNT = "/pgdock-dump"
-# $1 source conninfo, $2 target conninfo, $3 the target's superuser, $4 its password's SCRAM verifier:
-# the globals may carry another password for that role, so in the same session (the password changes
-# under it) the superuser gets its own back. Errors other than an existing role stop it.
-GLOBALS_SCRIPT = (
-    'pg_dumpall -d "$1" --globals-only --no-tablespaces -f /tmp/globals.sql; '
-    'printf "%s\\n" "ALTER ROLE :\\"su\\" PASSWORD :\'ver\';" > /tmp/keep.sql; '
-    'psql -X -q -d "$2" -v ON_ERROR_STOP=0 -v su="$3" -v ver="$4" -f /tmp/globals.sql -f /tmp/keep.sql '
-    '2>/tmp/errors || true; '
-    'cat /tmp/errors; grep -v -E \'role ".*" already exists\' /tmp/errors | grep -q "ERROR:" && exit 3; exit 0')
 # $1 source conninfo of the database, $2 dump directory, $3 jobs; a progress line a second:
 # "PGDOCK_DUMP <files> <bytes>" (pg_dump -Fd writes a file per table)
 DUMP_SCRIPT = (
@@ -54,14 +46,12 @@ DUMP_SCRIPT = (
     '  [ -d "$2" ] && echo "PGDOCK_DUMP $(ls "$2" | wc -l) $(du -sb "$2" | cut -f1)"; sleep 1; done; '
     'wait $pid; echo "PGDOCK_DUMP $(ls "$2" | wc -l) $(du -sb "$2" | cut -f1)"')
 # $1 the target's postgres database, $2 the database restored, $3 dump directory, $4 jobs, $5 create:
-# the schema as SQL through psql (so that a column option the target's major does not know, such as
-# the pg_attver that 17.12 stamps on every column, can be left out), then data and the rest in parallel
+# the schema as SQL through psql (copy_scripts.LOAD_SCHEMA), then data and the rest in parallel
 RESTORE_SCRIPT = (
-    'if [ "$5" = create ]; then c=--create; into=$1; else c=; into=$2; fi; '
-    'pg_restore --section=pre-data --no-tablespaces $c -f /tmp/pre.sql "$3"; '
-    'grep -v -E \'^ALTER TABLE ONLY .* ALTER COLUMN .* SET \\(pg_attver=[0-9]+\\);$\' /tmp/pre.sql > /tmp/schema.sql || true; '
-    'psql -X -q -v ON_ERROR_STOP=1 -d "$into" -f /tmp/schema.sql; '
-    'pg_restore -d "$2" -j "$4" --no-tablespaces --section=data --section=post-data --exit-on-error "$3"')
+    CREATE_OR_INTO
+    + 'pg_restore --section=pre-data --no-tablespaces $c -f /tmp/pre.sql "$3"; '
+    + LOAD_SCHEMA + '; '
+    + 'pg_restore -d "$2" -j "$4" --no-tablespaces --section=data --section=post-data --exit-on-error "$3"')
 PROGRESS_RE = re.compile(r"PGDOCK_DUMP (\d+) (\d+)")
 TABLES_WITH_DATA_SQL = """select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where c.relkind in ('r', 'm') and n.nspname not in ('pg_catalog', 'information_schema')"""
@@ -101,9 +91,9 @@ class DumpMethod:
                     "copied_at": state.get("copied_at"), "copy_seconds": state.get("copy_seconds"),
                     "note": "a dump is a copy of one moment: the source kept taking writes since; "
                             "state=cutover copies again with writes stopped"}
-        self._fresh_target(state)
+        fresh_target(self.run, "copying", [self._dump_volume()])
         seconds = self._copy()
-        self.run.save_state(phase="copied", copied_at=_now(), copy_seconds=seconds)
+        self.run.save_state(phase="copied", copied_at=now(), copy_seconds=seconds)
         return {"state": "synced", "copy_seconds": seconds,
                 "note": "the source kept taking writes during the copy, so the sides are compared at cutover"}
 
@@ -111,8 +101,8 @@ class DumpMethod:
         state = self.run.state() or {}
         if state.get("phase") == "cut_over":
             return {"state": "cut_over", "write_downtime_seconds": state.get("write_downtime_seconds"),
-                    "connection": self._connection(), "verification": state.get("verification")}
-        self._fresh_target(state)
+                    "connection": target_connection(self.run), "verification": state.get("verification")}
+        fresh_target(self.run, "copying", [self._dump_volume()])
         source = self.run.source.session()
         try:
             result = {}
@@ -125,71 +115,27 @@ class DumpMethod:
         finally:
             source.close()
         downtime = timings["write_downtime_seconds"]
-        self.run.save_state(phase="cut_over", cut_over_at=_now(), write_downtime_seconds=downtime,
+        self.run.save_state(phase="cut_over", cut_over_at=now(), write_downtime_seconds=downtime,
                             verification=result["verification"])
         return {"state": "cut_over", "write_downtime_seconds": downtime, "timings": timings,
-                "connection": self._connection(), "verification": result["verification"],
+                "connection": target_connection(self.run), "verification": result["verification"],
                 "note": "with the dump method writes stop for the whole copy; the source stays read-only"}
 
     def aborted(self) -> dict:
-        state = self.run.state()
-        if state is not None and state.get("phase") == "cut_over":
-            raise PgdockError(f"the migration into {self.run.name!r} was cut over already: the target is the "
-                              "primary now and the source is read-only; nothing to abort")
-        if state is not None and state.get("fenced"):
-            with self.run.source.session() as source:
-                if is_fenced(source):
-                    self.run.log.do("let the source take writes again", unfence, source)
-        self._remove_target()
+        state = prepare_abort(self.run)
+        remove_target(self.run, [self._dump_volume()])
         if state is not None:
             self.run.log.do(f"forget the migration state {self.run.state_file}", self.run.forget_state)
         return {"state": "aborted"}
 
     # -- the copy ----------------------------------------------------------------------------------
-    def _fresh_target(self, state: dict) -> None:
-        """A new, empty target: an earlier rehearsal's copy is replaced."""
-        if self.run.target_container() is not None or get_or_none(self.run.client.volumes, self.run.data_volume(),
-                                                                   "volume") is not None:
-            self._remove_target()
-        password = self.p.get("superuser_password") or read_secret(f"{self.run.secrets_dir}/{PASSWORD_FILE_NAME}") \
-            or secrets.token_urlsafe(24)
-        self.run.save_state(phase="copying")
-        with self.run.progress.phase("target"):
-            self.run.ensure_target(superuser_password=password)
-
-    def _remove_target(self) -> None:
-        container = self.run.target_container()
-        if container is not None:
-            if MIGRATED_LABEL not in container.labels:
-                raise PgdockError(f"container {self.run.name!r} is not the target of a migration; not removed")
-            self.run.log.do(f"remove the target container {self.run.name}", _remove_container, container)
-        for volume in (self.run.data_volume(), self._dump_volume()):
-            if get_or_none(self.run.client.volumes, volume, "volume") is not None:
-                self.run.log.do(f"remove volume {volume}", _remove_volume, self.run.client, volume)
-
     def _copy(self) -> float:
         """Globals, then each database dumped and restored; the seconds it took."""
         began = self.run.elapsed()
-        target = self.run.target_options()
-        superuser = target["superuser"]
-        password = read_secret(f"{self.run.secrets_dir}/{PASSWORD_FILE_NAME}")
-        self.run.write_file(SOURCE_PGPASS, self.run.source.pgpass())
-        self.run.write_file(TARGET_PGPASS, pgpass_line(superuser, password, host="127.0.0.1", port="5432"))
-        source_ci = self.run.source.conninfo(self.run.route)
-        target_login = dict(host="127.0.0.1", port=5432, user=superuser, passfile=f"{SECRETS_MOUNT}/{TARGET_PGPASS}",
-                            sslmode="disable")
-        target_ci = conninfo(dbname="postgres", **target_login)
-        secrets_mount = [Mount(SECRETS_MOUNT, self.run.secrets_dir, type="bind", read_only=True)]
-        with self.run.progress.phase("globals"):
-            output = self.run.helper(GLOBALS_SCRIPT, [source_ci, target_ci, superuser, scram_verifier(password)],
-                                     "copying the source's roles", mounts=secrets_mount, beside_target=True)
-        self.run.log.add("copied roles and memberships (pg_dumpall --globals-only)")
-        kept = [line.split("ERROR:", 1)[1].strip() for line in output.splitlines()
-                if "ERROR:" in line and f'role "{superuser}"' not in line]
-        if kept:
-            self.run.warn("roles that exist on the target already were kept as they are: " + "; ".join(kept)[:500])
+        logins = HelperLogins.write(self.run)
+        copy_globals(self.run, logins)
         self._create_dump_volume()
-        mounts = secrets_mount + [Mount(DUMP_MOUNT, self._dump_volume(), type="volume")]
+        mounts = logins.mounts + [Mount(DUMP_MOUNT, self._dump_volume(), type="volume")]
         for index, database in enumerate(self.run.databases()):
             directory = f"{DUMP_MOUNT}/{index}"
             with self.run.progress.phase(f"dump {database}") as phase:
@@ -200,12 +146,11 @@ class DumpMethod:
                                          on_output=watch)
                 watch(output)
             with self.run.progress.phase(f"restore {database}"):
-                create = database != "postgres"
-                self.run.helper(RESTORE_SCRIPT, [target_ci, conninfo(dbname=database, **target_login), directory,
-                                                 str(self.p["jobs"]), "create" if create else "into"],
+                self.run.helper(RESTORE_SCRIPT, [logins.target(), logins.target(database), directory,
+                                                 str(self.p["jobs"]), create_or_into(database)],
                                 f"pg_restore of database {database}", mounts=mounts, beside_target=True)
             self.run.log.add(f"copied database {database} ({human_bytes(phase.get('bytes'))} dumped)")
-        self.run.log.do(f"remove the scratch volume {self._dump_volume()}", _remove_volume, self.run.client,
+        self.run.log.do(f"remove the scratch volume {self._dump_volume()}", remove_volume, self.run.client,
                         self._dump_volume())
         return round(self.run.elapsed() - began, 3)
 
@@ -235,27 +180,7 @@ class DumpMethod:
             with docker_action(f"creating volume {self._dump_volume()}"):
                 self.run.client.volumes.create(self._dump_volume(),
                                                labels=managed_labels({MIGRATED_LABEL: self.run.source.describe()}))
-            run_script(self.run.client, self.run.image, 'chown "$1" "$2"', [Mount(DUMP_MOUNT, self._dump_volume(),
-                                                                              type="volume")],
+            mount = Mount(DUMP_MOUNT, self._dump_volume(), type="volume")
+            run_script(self.run.client, self.run.image, 'chown "$1" "$2"', [mount],
                        f"handing volume {self._dump_volume()} to the postgres user",
                        args=[f"{POSTGRES_UID}:{POSTGRES_UID}", DUMP_MOUNT])
-
-    def _connection(self) -> dict:
-        container = self.run.target_container()
-        binding = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get("5432/tcp") or [{}]
-        return {"container": self.run.name, "host": binding[0].get("HostIp") or "127.0.0.1",
-                "port": int(binding[0]["HostPort"]) if binding[0].get("HostPort") else None}
-
-
-def _remove_container(container) -> None:
-    with docker_action(f"removing container {container.name}"):
-        container.remove(force=True)
-
-
-def _remove_volume(client, name: str) -> None:
-    with docker_action(f"removing volume {name}"):
-        client.volumes.get(name).remove(force=True)
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

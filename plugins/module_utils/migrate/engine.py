@@ -280,8 +280,9 @@ class MigrateRun:
         """The databases to migrate: the option, or every database of the source that takes connections."""
         return list(self.p.get("databases") or self.facts["databases"])
 
-    def verification(self, databases: list[str]) -> dict:
-        """Compare both sides (roles, databases, owners, extensions, tables); differences fail the task."""
+    def verification(self, databases: list[str], target=None) -> dict:
+        """Compare both sides (roles, databases, owners, extensions, tables); differences fail the task.
+        `target`: dbname -> Session on the target (default target_session)."""
         if self.p["verify"] == "none":
             return {"skipped": True}
         checksum = self.p["verify"] == "checksum"
@@ -291,7 +292,7 @@ class MigrateRun:
             with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
                 sides = [pool.submit(verify.inventory, server, databases, self.p["exact_count_max_bytes"], checksum,
                                      ignore_roles=ours)
-                         for server in (self.source.session, self.target_session)]
+                         for server in (self.source.session, target or self.target_session)]
                 source, target = (side.result() for side in sides)
         found = verify.differences(source, target, databases)
         if found:

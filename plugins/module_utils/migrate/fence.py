@@ -7,19 +7,20 @@ transaction ended; and undone when a cutover rolls back or a migration is aborte
 
 from __future__ import annotations
 
-# client backends other than this one; walsenders (streaming, subscriptions) are left alone
+# client backends other than this one and those spared; walsenders (streaming, subscriptions) are left alone
 TERMINATE_SQL = """select count(pg_terminate_backend(pid)) from pg_stat_activity
-                   where pid <> pg_backend_pid() and backend_type = 'client backend'"""
+                   where pid <> pg_backend_pid() and backend_type = 'client backend' and pid <> all(%s::int[])"""
 
 
-def fence(session) -> int:
-    """Make the source read-only for new transactions and end the other client sessions (their open
-    transactions roll back, nothing acknowledged is lost); how many were ended. This session may
-    still write (it turns the default off for itself)."""
+def fence(session, spare=()) -> int:
+    """Make the source read-only for new transactions and end the other client sessions but the
+    `spare` ones (pids of the migration's own; their open transactions roll back, nothing
+    acknowledged is lost); how many were ended. This session may still write (it turns the default
+    off for itself)."""
     session.run("alter system set default_transaction_read_only = on", what="fencing the source")
     session.reload_and_wait()
     session.run("set default_transaction_read_only = off", what="fencing the source")
-    return int(session.value(TERMINATE_SQL, what="ending the source's client sessions") or 0)
+    return int(session.value(TERMINATE_SQL, [list(spare)], what="ending the source's client sessions") or 0)
 
 
 def unfence(session) -> None:
