@@ -25,7 +25,6 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import run_script
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import (
     connect as docker_connect,
-    docker_action,
     ensure_image,
     get_or_none,
     is_managed,
@@ -58,11 +57,6 @@ def list_with_defaults(entries, option: str) -> list[dict]:
             raise PgdockError(f"target.{option}: unknown keys {unknown} (known: {sorted(suboptions)})")
         result.append({key: entry.get(key, sub.get("default")) for key, sub in suboptions.items()})
     return result
-
-
-def _remove(obj, what: str) -> None:
-    with docker_action(f"removing {what}"):
-        obj.remove(force=True)
 
 
 def ensure_migration(module) -> dict:
@@ -238,25 +232,6 @@ class MigrateRun:
     def first_target_network(self) -> str | None:
         networks = (self.p.get("target") or {}).get("networks") or []
         return networks[0]["name"] if networks else None
-
-    def connection(self) -> dict:
-        """Where clients reach the target from the Docker host: its container, host and port."""
-        container = self.target_container()
-        binding = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get("5432/tcp") or [{}]
-        return {"container": self.name, "host": binding[0].get("HostIp") or "127.0.0.1",
-                "port": int(binding[0]["HostPort"]) if binding[0].get("HostPort") else None}
-
-    def remove_target(self, volumes: tuple = ()) -> None:
-        """Remove the target container (a migration's only) and its data volume (and `volumes`)."""
-        container = self.target_container()
-        if container is not None:
-            if MIGRATED_LABEL not in container.labels:
-                raise PgdockError(f"container {self.name!r} is not the target of a migration; not removed")
-            self.log.do(f"remove the target container {self.name}", _remove, container, f"container {self.name}")
-        for name in (self.data_volume(),) + tuple(volumes):
-            volume = get_or_none(self.client.volumes, name, "volume")
-            if volume is not None:
-                self.log.do(f"remove volume {name}", _remove, volume, f"volume {name}")
 
     # -- the migration's state on the Docker host --------------------------------------------------
     def state(self) -> dict | None:

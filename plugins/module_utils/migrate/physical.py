@@ -19,8 +19,12 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets imp
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate import preflight
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.cutover import Cutover
-from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.fence import is_fenced, unfence
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.source import REPLICATION_PGPASS
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.target_lifecycle import (
+    prepare_abort,
+    remove_target,
+    target_connection,
+)
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.basebackup import (
     create_physical_slot,
     drop_slot,
@@ -156,18 +160,13 @@ class PhysicalMethod:
                             verification=verification, final_checkpoint=checkpoint["lsn"])
         return {"state": "cut_over", "write_downtime_seconds": timings["write_downtime_seconds"],
                 "timings": timings, "final_checkpoint": checkpoint["lsn"], "lag_bytes_before": synced.get("lag_bytes"),
-                "connection": self.run.connection(), "verification": verification,
+                "connection": target_connection(self.run), "verification": verification,
                 "note": "the source stays read-only (default_transaction_read_only); the target is the primary"}
 
     def aborted(self) -> dict:
-        state = self.run.state()
-        if state is not None and state.get("phase") == "cut_over":
-            raise PgdockError(f"the migration into {self.run.name!r} was cut over already: the target is the "
-                              "primary now and the source is read-only; nothing to abort")
-        self.run.remove_target()
+        state = prepare_abort(self.run)
+        remove_target(self.run)
         with self.run.source.session() as source:
-            if is_fenced(source) and (state or {}).get("fenced"):
-                self.run.log.do("let the source take writes again", unfence, source)
             if self.slot and slot_exists(source, self.slot):
                 self.run.log.do(f"drop the replication slot {self.slot} on the source", drop_slot, source, self.slot)
         if (state or {}).get("created_role"):
@@ -250,7 +249,7 @@ class PhysicalMethod:
         replaced); a failure removes it again and leaves the source as it was (the role and slot,
         which a rerun reuses, aside)."""
         if self.run.target_container() is not None or self._volume_exists():
-            self.run.remove_target()
+            remove_target(self.run)
         self.run.save_state(phase="copying")
         route, volume = self.run.route, self.run.data_volume()
         self.run.log.do(f"create volume {volume}", self._create_volume, volume)
@@ -267,12 +266,12 @@ class PhysicalMethod:
                     network=route.network or self.run.first_target_network(),
                     mounts=self.run.source.docker_mounts(route), passfile=f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}")
             except HelperTimeout as exc:
-                self.run.remove_target()
+                remove_target(self.run)
                 raise PgdockError(f"{what} did not finish within copy_timeout ({self.p['copy_timeout']} s); the "
                                   "incomplete volume was removed", **exc.details) from None
             watch(output)
         if code != 0:
-            self.run.remove_target()
+            remove_target(self.run)
             raise PgdockError(f"{what} failed (exit {code}); the incomplete volume was removed and the source is "
                               f"as it was (a rerun starts the copy again): {output.strip()[-1200:]}")
         self.run.log.add(f"copied the source into {volume} (pg_basebackup, {phase.get('bytes') or 0} bytes)")
@@ -342,5 +341,5 @@ class PhysicalMethod:
 
     def _cut_over_result(self, state: dict) -> dict:
         return {"state": "cut_over", "write_downtime_seconds": state.get("write_downtime_seconds"),
-                "final_checkpoint": state.get("final_checkpoint"), "connection": self.run.connection(),
+                "final_checkpoint": state.get("final_checkpoint"), "connection": target_connection(self.run),
                 "verification": state.get("verification")}

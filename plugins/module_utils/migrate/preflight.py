@@ -125,4 +125,3 @@ def replication_rule_problem(hba_text: str | None, user: str, route_kind: str, s
 def database_token(database: str) -> str:
     """A database column token: the replication keyword as it is, a name quoted when needed."""
     return database if database == "replication" else name_token(database)
-

@@ -159,4 +159,3 @@ def split_pgpass_line(line: str) -> list[str]:
             current.append(char)
     fields.append("".join(current))
     return fields
-

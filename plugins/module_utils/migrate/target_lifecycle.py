@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: pgdock.postgres developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The target of a method that builds it from scratch (dump, logical): made new and empty with its
-superuser's password, removed with its volumes (only when it carries the migration's label), and
-where clients reach it after the cutover."""
+"""The migration's target: made new and empty with its superuser's password (dump, logical),
+removed with its volumes (only when it carries the migration's label), where clients reach it
+after the cutover, and the first step of an abort (every method)."""
 
 from __future__ import annotations
 

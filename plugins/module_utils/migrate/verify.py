@@ -40,9 +40,9 @@ def inventory(server, databases: list[str], exact_max_bytes: int, checksum: bool
         session = server(name)
         try:
             dbs[name]["extensions"] = [r[0] for r in session.rows(EXTENSIONS_SQL)]
-            dbs[name]["tables"] = {f"{schema}.{table}": table_facts(session, schema, table, owner, size, estimate,
-                                                                  exact_max_bytes, checksum)
-                                   for schema, table, owner, size, estimate in session.rows(TABLES_SQL)}
+            dbs[name]["tables"] = {
+                f"{schema}.{table}": table_facts(session, schema, table, owner, size, estimate, exact_max_bytes, checksum)
+                for schema, table, owner, size, estimate in session.rows(TABLES_SQL)}
         finally:
             session.close()
     return {"roles": roles, "databases": dbs}
