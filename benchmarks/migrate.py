@@ -51,9 +51,15 @@ def check(result):
 
 
 def timed(action) -> tuple[object, float]:
+    """`action()` and the seconds it took."""
     start = time.monotonic()
     value = action()
     return value, round(time.monotonic() - start, 2)
+
+
+def seconds_of(action) -> float:
+    """The seconds `action()` took."""
+    return timed(action)[1]
 
 
 def exec_in(container, argv: list[str]) -> str:
@@ -86,8 +92,8 @@ class Bench:
         self.source.sql(f"create role app login password '{APP_PASSWORD}'")
         self.source.sql("create database bench owner app")
         container = self.source.container()
-        _, seconds = timed(lambda: exec_in(container, ["pgbench", "-i", "-q", "-s", str(self.args.scale),
-                                                       "--foreign-keys", "bench"]))
+        seconds = seconds_of(lambda: exec_in(container, ["pgbench", "-i", "-q", "-s", str(self.args.scale),
+                                                         "--foreign-keys", "bench"]))
         size = self.source.sql("select pg_size_pretty(pg_database_size('bench'))")[0][0]
         print(f"source {self.source.name} ({self.args.source_image}): pgbench scale {self.args.scale}, "
               f"{size}, filled in {seconds} s")
@@ -133,7 +139,7 @@ class Bench:
         load = WriterLoad(endpoint=lambda: ("127.0.0.1", endpoint["port"]), user=user, password=password,
                           dbname="bench", clients=self.args.clients, max_seconds=900)
         load.create_table()  # before synced: every method carries it
-        _, to_synced = timed(lambda: check(run_module("migrate", params)))
+        to_synced = seconds_of(lambda: check(run_module("migrate", params)))
         load.start()
         time.sleep(STEADY_SECONDS)
         result, cutover = timed(lambda: check(run_module("migrate", dict(params, state="cutover"))))

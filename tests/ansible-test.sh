@@ -12,6 +12,7 @@ dest="$work/ansible_collections/pgdock/postgres"
 mkdir -p "$dest"
 # the files git knows or would add (.gitignore and .git/info/exclude respected: no venv, build output,
 # demo secrets or other working copies), those that exist
+# shellcheck disable=SC2016  # the inner script's "$f" is expanded by that sh, not here
 (cd "$repo" && git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh) \
   | tar -C "$repo" --null -T - -c | tar -C "$dest" -x
 # ansible-test bootstraps pip in its sanity venvs with a get-pip.py it downloads from outside any
