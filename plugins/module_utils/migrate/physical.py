@@ -47,6 +47,10 @@ WRITERS_SQL = """select count(*) from pg_stat_activity where pid <> pg_backend_p
                  and backend_type = 'client backend' and backend_xid is not null"""
 
 
+# the walsenders of this migration's pg_basebackup (its replication role and application name)
+COPY_WALSENDERS_SQL = """select count(pg_terminate_backend(pid)) from pg_stat_replication
+                         where usename = %s and application_name = 'pg_basebackup'"""
+
 class PhysicalMethod:
     """A streaming standby of the source, promoted at cutover; see the module's documentation."""
 
@@ -244,6 +248,17 @@ class PhysicalMethod:
     def _volume_exists(self) -> bool:
         return get_or_none(self.run.client.volumes, self.run.data_volume(), "volume") is not None
 
+    def _abandon_copy(self) -> None:
+        """After a failed copy: the incomplete volume removed and, with a superuser login, the copy's
+        walsenders on the source ended (a walsender sending a base backup to a client that vanished
+        with its container waits for TCP to give up, many minutes, holding a max_wal_senders slot)."""
+        remove_target(self.run)
+        if self.run.facts["superuser"]:
+            with self.run.source.session() as source:
+                ended = source.value(COPY_WALSENDERS_SQL, (self.user,), what="ending the failed copy's walsenders")
+            if ended:
+                self.run.log.add(f"ended {ended} walsender(s) of the failed copy on the source")
+
     def _base_backup(self) -> None:
         """A new data volume filled by pg_basebackup from the source (an earlier incomplete one is
         replaced); a failure removes it again and leaves the source as it was (the role and slot,
@@ -266,12 +281,12 @@ class PhysicalMethod:
                     network=route.network or self.run.first_target_network(),
                     mounts=self.run.source.docker_mounts(route), passfile=f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}")
             except HelperTimeout as exc:
-                remove_target(self.run)
+                self._abandon_copy()
                 raise PgdockError(f"{what} did not finish within copy_timeout ({self.p['copy_timeout']} s); the "
                                   "incomplete volume was removed", **exc.details) from None
             watch(output)
         if code != 0:
-            remove_target(self.run)
+            self._abandon_copy()
             raise PgdockError(f"{what} failed (exit {code}); the incomplete volume was removed and the source is "
                               f"as it was (a rerun starts the copy again): {output.strip()[-1200:]}")
         self.run.log.add(f"copied the source into {volume} (pg_basebackup, {phase.get('bytes') or 0} bytes)")
