@@ -86,7 +86,10 @@ options:
     type: int
     default: 5432
   login_host:
-    description: With O(server_host), where this module reaches that server from the Docker host. Required with O(server_host) (or O(login_unix_socket)).
+    description:
+      - With O(server_host), where this module reaches that server from the Docker host. Required with O(server_host) (or O(login_unix_socket)).
+      - With O(server_tls_sslmode) V(verify-ca) or V(verify-full), this login checks the server's certificate
+        against O(server_tls_ca_file) as PgBouncer does (so that name must be in the certificate too).
     type: str
   login_port:
     description: With O(server_host), its port as the Docker host reaches it (default O(server_port)).
