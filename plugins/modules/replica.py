@@ -165,8 +165,8 @@ options:
     type: int
   published_host_ip:
     description:
-      - The address of the Docker host the port is published on; V(127.0.0.1) when not given (a rejoined former
-        primary keeps its own).
+      - The address of the Docker host the port is published on. When not given, the primary's (a rejoined
+        former primary keeps its own; with O(upstream), V(127.0.0.1)).
     type: str
   settings:
     description:

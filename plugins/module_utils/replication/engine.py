@@ -394,12 +394,12 @@ class ReplicaRun:
         networks = self.p.get("networks") or [
             {"name": n, "aliases": user_aliases(ep.get("Aliases"), source.name, source.id) if keep_from else []}
             for n, ep in (source.attrs["NetworkSettings"]["Networks"] or {}).items()]
-        published_port, published_host_ip = self.p.get("published_port"), self.p.get("published_host_ip")
-        if keep_from is not None:
+        published_port = self.p.get("published_port")
+        if published_port is None and keep_from is not None:
             binding = (keep_from.attrs["HostConfig"].get("PortBindings") or {}).get("5432/tcp") or [{}]
-            if published_port is None:
-                published_port = int(binding[0]["HostPort"]) if binding[0].get("HostPort") else None
-            published_host_ip = published_host_ip or binding[0].get("HostIp") or None
+            published_port = int(binding[0]["HostPort"]) if binding[0].get("HostPort") else None
+        if self.p.get("published_host_ip"):  # else the address of the container it copies
+            inherited["published_host_ip"] = self.p["published_host_ip"]
         settings = settings_from_command(source.attrs["Config"].get("Cmd")) if source is not None else {}
         settings.update(self.p.get("settings") or {})
         self._check_secret_files(settings)
@@ -408,7 +408,7 @@ class ReplicaRun:
             superuser=superuser, superuser_password=superuser_password,
             secrets_dir=self.secrets_dir, networks=networks, settings=settings,
             allow_restart=self.p.get("allow_restart", True),
-            published_port=published_port, published_host_ip=published_host_ip or "127.0.0.1", wait_timeout=self.p["wait_timeout"], state=state,
+            published_port=published_port, wait_timeout=self.p["wait_timeout"], state=state,
             labels={ROLE_LABEL: "replica", UPSTREAM_LABEL: upstream_name,
                     SYNC_LABEL: "true" if self.p["synchronous"] else "false"},
         )
