@@ -68,21 +68,23 @@ def test_the_replica_on_h2_streams_over_tls_verified_against_the_stacks_ca(stack
     assert verify.stdout.strip() == "t"
 
 
-def test_a_replication_or_client_connection_from_an_address_the_rules_do_not_name_is_refused(stack, testbed):
-    # replication from h3: the pooler's host is let in for its clients, not for replication
-    refused = testbed.docker(
-        "h3", "run", "--rm", "--name", f"pgmh-{stack.token}-probe", "-e",
-        f"PGPASSWORD={stack.passwords['replication']}", "pgdock-test/postgres:18", "psql",
-        f"host={stack.address('h1')} user=replicator dbname=replication replication=true sslmode=require",
-        "-c", "IDENTIFY_SYSTEM", check=False)
-    assert refused.returncode != 0
-    assert f'no pg_hba.conf entry for replication connection from host "{stack.address("h3")}"' in refused.stderr
-    # the same from h2 is let in (the rule is about h2's address, the password is right)
-    allowed = testbed.docker(
-        "h2", "run", "--rm", "--name", f"pgmh-{stack.token}-probe2", "-e",
+def replication_probe(stack, host: str):
+    """IDENTIFY_SYSTEM on a replication connection to the primary from a container on `host`, with
+    the right password."""
+    return stack.testbed.docker(
+        host, "run", "--rm", "--name", f"pgmh-{stack.token}-probe-{host}", "-e",
         f"PGPASSWORD={stack.passwords['replication']}", "pgdock-test/postgres:18", "psql",
         f"host={stack.address('h1')} user=replicator dbname=replication replication=true sslmode=require",
         "-Atc", "IDENTIFY_SYSTEM", check=False)
+
+
+def test_a_replication_or_client_connection_from_an_address_the_rules_do_not_name_is_refused(stack):
+    # replication from h3: the pooler's host is let in for its clients, not for replication
+    refused = replication_probe(stack, "h3")
+    assert refused.returncode != 0
+    assert f'no pg_hba.conf entry for replication connection from host "{stack.address("h3")}"' in refused.stderr
+    # the same from h2 is let in (the rule is about h2's address)
+    allowed = replication_probe(stack, "h2")
     assert allowed.returncode == 0, allowed.stderr
     # a client from this machine (the test bed network's gateway), with the right password
     with pytest.raises(psycopg2.OperationalError, match="no pg_hba.conf entry|rejects connection"):
