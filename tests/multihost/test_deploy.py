@@ -48,6 +48,12 @@ def test_deploy_across_three_hosts_twice_the_second_run_changes_nothing(stack, t
         assert ports and all(p.startswith(stack.address(host) + ":") for p in ports[2::3]), (host, ports)
 
 
+def test_check_mode_after_the_deploy_finds_nothing_to_change(stack):
+    proc = stack.playbook("deploy.yml", "--check")
+    assert proc.returncode == 0, failures(proc)
+    assert {h: s["changed"] for h, s in stats(proc).items()} == {"h1": 0, "h2": 0, "h3": 0}
+
+
 def test_the_replica_on_h2_streams_over_tls_verified_against_the_stacks_ca(stack):
     row = stack.psql("h1", stack.primary, "select r.application_name, r.state, host(r.client_addr), s.ssl, s.version "
                                           "from pg_stat_replication r join pg_stat_ssl s using (pid)")
