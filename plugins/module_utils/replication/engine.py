@@ -164,8 +164,6 @@ class ReplicaRun:
     # -- present -----------------------------------------------------------------------------------
     def _present(self, existing) -> dict:
         image = self.p.get("image") or self.primary.attrs["Config"]["Image"]
-        if self.remote:
-            self._copy_upstream_ca()
         self._check_same_major(image)
         upstream_name = self.p.get("cascade_from") or self.p["primary"]
         if existing is not None:
@@ -178,6 +176,8 @@ class ReplicaRun:
                     f"replica {self.p['name']!r} follows {labels.get(UPSTREAM_LABEL)!r}, not "
                     f"{upstream_name!r}; set rebuild: true to rebuild it from {upstream_name!r} "
                     "(its data volume is replaced)")
+        if self.remote:
+            self._copy_upstream_ca()
         upstream = self.primary if upstream_name == self.p["primary"] else self._running(upstream_name, "cascade_from")
         upstream_sql = self.primary_sql if upstream_name == self.p["primary"] else self._session(upstream_name)
         try:
