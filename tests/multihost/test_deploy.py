@@ -5,12 +5,19 @@ that need it. Deployed twice: the second run changes nothing."""
 
 from __future__ import annotations
 
+import datetime
+import json
 import secrets
 import time
 
 import psycopg2
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+from conftest import run
 from stack import failures, make_stack, stats
 
 
@@ -115,3 +122,34 @@ def test_writes_through_the_pooler_on_h3_reach_the_primary_on_h1_and_appear_on_h
                      check=False).stdout.strip() != "1":
         assert time.monotonic() < deadline, "the write did not reach the replica on h2 within 30 s"
         time.sleep(0.5)
+
+
+def a_foreign_ca_pem() -> str:
+    """A CA certificate that did not issue the primary's (self-signed, made here)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not the stack's CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_a_replica_whose_ca_did_not_issue_the_primarys_certificate_is_refused_and_nothing_is_made(stack, testbed):
+    name, path = f"pgmh-{stack.token}-replica2", f"/var/lib/pgdock/pgmh-{stack.token}-foreign-ca.crt"
+    run(["docker", "exec", "-i", testbed.hosts["h2"].container, "sh", "-c", f"cat > {path}"],
+        input=a_foreign_ca_pem())
+    args = {"name": name, "primary": stack.primary, "image": "pgdock-test/postgres:18",
+            "networks": [{"name": stack.network}], "replication_password": stack.passwords["replication"],
+            "upstream": {"host": stack.address("h1"), "port": 5432, "ca_file": path,
+                         "login_password": stack.passwords["superuser"]}}
+    result = testbed.ansible("h2", "pgdock.postgres.replica", json.dumps(args))["h2"]
+    assert result.get("failed") and "certificate verify failed" in result["msg"], result
+    assert stack.passwords["superuser"] not in json.dumps(result)
+    assert name not in testbed.docker("h2", "ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert not testbed.docker("h2", "volume", "ls", "-q", "--filter", f"name={name}").stdout.strip()
+    # the primary has no slot for it either
+    assert stack.psql("h1", stack.primary, "select count(*) from pg_replication_slots where slot_name = "
+                                           f"'{name.replace('-', '_')}'") == "0"
