@@ -243,7 +243,9 @@ options:
     type: dict
     default: {}
   networks:
-    description: Networks of the pooler (the application's and the database's); defaults to the primary's. One must be shared with the primary. Required with O(server_host).
+    description:
+      - Networks of the pooler (the application's and the database's); defaults to the primary's. One must be shared with the primary.
+      - Required with O(server_host).
     type: list
     elements: str
   published_port:

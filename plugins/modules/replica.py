@@ -38,7 +38,7 @@ description:
     on this host, on the replica's first network, and C(primary_conninfo) names the same address
     with O(upstream.sslmode) (V(verify-full) by default) and a copy of the CA in the replica's
     secrets directory. The primary's C(pg_hba.conf) must let this host in (C(hostssl) rules for
-    replication by O(replication_user) and for the superuser's login, from this host's address):
+    replication by O(replication_user) and for the superuser's login, from this host's address);
     the deployment of the primary's host keeps them (the server role does, for the replicas of its
     inventory). O(image), O(replication_password) and O(networks) are required then; the replica's
     settings are O(settings) alone (no container of the primary to copy them from).

@@ -27,7 +27,7 @@ def stack(testbed, tmp_path_factory):
     deployed = make_stack(testbed, tmp_path_factory.mktemp("stack"))
     try:
         deployed.runs = []
-        for _ in range(2):
+        for _run in range(2):
             proc = deployed.playbook("deploy.yml")
             deployed.runs.append(proc)
             assert proc.returncode == 0, failures(proc) or proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -88,4 +88,3 @@ def drop_slot(conn, slot: str, wait: float = 30) -> None:
             break
         time.sleep(next(delays))
     conn.run("select pg_drop_replication_slot(%s)", (slot,), what=f"dropping slot {slot}")
-

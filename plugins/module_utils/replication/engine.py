@@ -51,7 +51,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets imp
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.hba.server_file import ensure_replication_rules
-from ansible_collections.pgdock.postgres.plugins.module_utils.pg.conninfo import conf_string, conninfo
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.conninfo import conninfo
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection import (
     container_login,
     container_secrets_dir,
