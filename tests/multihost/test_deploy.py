@@ -61,6 +61,15 @@ def test_check_mode_after_the_deploy_finds_nothing_to_change(stack):
     assert {h: s["changed"] for h, s in stats(proc).items()} == {"h1": 0, "h2": 0, "h3": 0}
 
 
+def test_a_host_the_play_lacks_is_refused_before_anything_changes(stack):
+    wrong = json.dumps({"pgdock_replicas": [{"name": stack.replica, "host": "h9", "published_port": 5432}]})
+    proc = stack.playbook("deploy.yml", "-e", wrong)
+    assert proc.returncode != 0
+    messages = failures(proc)
+    assert len(messages) == 3 and all("name inventory hosts of this play (h1, h2, h3)" in m for m in messages), messages
+    assert {h: s["changed"] for h, s in stats(proc).items()} == {"h1": 0, "h2": 0, "h3": 0}
+
+
 def test_the_replica_on_h2_streams_over_tls_verified_against_the_stacks_ca(stack):
     row = stack.psql("h1", stack.primary, "select r.application_name, r.state, host(r.client_addr), s.ssl, s.version "
                                           "from pg_stat_replication r join pg_stat_ssl s using (pid)")
