@@ -44,6 +44,11 @@ def test_deploy_across_three_hosts_twice_the_second_run_changes_nothing(stack, t
     first, second = (stats(run) for run in stack.runs)
     assert all(first[h]["changed"] > 0 for h in ("h1", "h2", "h3")), first
     assert {h: second[h]["changed"] for h in ("h1", "h2", "h3")} == {"h1": 0, "h2": 0, "h3": 0}, second
+    # no password, and not the CA's key, in what the runs printed
+    for run_ in stack.runs:
+        for secret in stack.passwords.values():
+            assert secret not in run_.stdout + run_.stderr
+        assert "PRIVATE KEY" not in run_.stdout + run_.stderr
     # each part on its own host, and only there
     where = {host: names(testbed, host) for host in testbed.hosts}
     assert stack.primary in where["h1"] and stack.replica in where["h2"] and stack.pooler in where["h3"], where
