@@ -24,21 +24,10 @@ class Stack:
     inventory: Path
     passwords: dict = field(default_factory=dict)
 
-    @property
-    def primary(self) -> str:
-        return f"pgmh-{self.token}-primary"
-
-    @property
-    def replica(self) -> str:
-        return f"pgmh-{self.token}-replica"
-
-    @property
-    def pooler(self) -> str:
-        return f"pgmh-{self.token}-pooler"
-
-    @property
-    def network(self) -> str:
-        return f"pgmh-{self.token}-net"
+    def __post_init__(self):
+        # the stack's Docker objects on the hosts: pgmh-<token>-primary, -replica, -pooler, -net
+        self.primary, self.replica, self.pooler, self.network = (
+            f"pgmh-{self.token}-{part}" for part in ("primary", "replica", "pooler", "net"))
 
     def address(self, host: str) -> str:
         return self.testbed.hosts[host].address
