@@ -126,8 +126,10 @@ ensure_host() {
   echo started
 }
 
+# added beside the keys already there: checkouts with keys of their own share the running hosts
 install_key() {
-  docker exec -i "$1" sh -c 'umask 077; mkdir -p /root/.ssh; cat >/root/.ssh/authorized_keys' <"$key.pub"
+  docker exec -i "$1" sh -c 'umask 077; mkdir -p /root/.ssh; k=$(cat); touch /root/.ssh/authorized_keys
+    grep -qxF "$k" /root/.ssh/authorized_keys || printf "%s\n" "$k" >>/root/.ssh/authorized_keys' <"$key.pub"
 }
 
 # until the inner engine answers (docker exec) and sshd lets the key in (from this machine)

@@ -86,7 +86,10 @@ options:
     type: int
     default: 5432
   login_host:
-    description: With O(server_host), where this module reaches that server from the Docker host. Required with O(server_host) (or O(login_unix_socket)).
+    description:
+      - With O(server_host), where this module reaches that server from the Docker host. Required with O(server_host) (or O(login_unix_socket)).
+      - With O(server_tls_sslmode) V(verify-ca) or V(verify-full), this login checks the server's certificate
+        against O(server_tls_ca_file) as PgBouncer does (so that name must be in the certificate too).
     type: str
   login_port:
     description: With O(server_host), its port as the Docker host reaches it (default O(server_port)).
@@ -242,7 +245,8 @@ options:
   networks:
     description:
       - Networks of the pooler (the application's and the database's); defaults to the primary's.
-        One must be shared with the primary. Required with O(server_host).
+        One must be shared with the primary.
+      - Required with O(server_host).
     type: list
     elements: str
   published_port:

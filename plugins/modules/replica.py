@@ -31,6 +31,18 @@ description:
     checkpoint before the timelines diverged, so keep it with C(wal_keep_size) (or a WAL archive) on
     primaries. When it is gone, the module says so and O(rebuild=true) clones the old primary afresh
     from the new one instead (its writes that never reached the new primary are discarded).
+  - With O(upstream), the primary runs on another Docker host (docs/multihost.md). The module logs in
+    to it at O(upstream.host) and O(upstream.port) (its port published on an address of its host)
+    as its superuser, over TLS verified against O(upstream.ca_file), to ensure the replication role
+    and the slot and to wait for the standby to stream; C(pg_basebackup) runs in a helper container
+    on this host, on the replica's first network, and C(primary_conninfo) names the same address
+    with O(upstream.sslmode) (V(verify-full) by default) and a copy of the CA in the replica's
+    secrets directory. The primary's C(pg_hba.conf) must let this host in (C(hostssl) rules for
+    replication by O(replication_user) and for the superuser's login, from this host's address);
+    the deployment of the primary's host keeps them (the server role does, for the replicas of its
+    inventory). O(image), O(replication_password) and O(networks) are required then; the replica's
+    settings are O(settings) alone (no container of the primary to copy them from).
+    O(cascade_from), O(synchronous) and O(state=rejoined) are not available with O(upstream).
   - The replication password is only ever in files. It is taken from O(replication_password), or
     generated once and kept in the primary's secrets directory (0600). The replica reads it from a
     C(passfile) in its own secrets directory; it never appears in C(primary_conninfo).
@@ -49,9 +61,45 @@ options:
     type: str
     required: true
   primary:
-    description: The current primary's container, made by P(pgdock.postgres.container#module); must publish its port on the Docker host.
+    description:
+      - The current primary's container, made by P(pgdock.postgres.container#module); must publish its port on the Docker host.
+      - With O(upstream), the name of the primary on its own Docker host (the replica's label C(org.pgdock.replica-of)).
     type: str
     required: true
+  upstream:
+    description: A primary on another Docker host, reached at an address and port of that host.
+    type: dict
+    suboptions:
+      host:
+        description: The address (or name) of the primary's host where the primary's port is published; its certificate must name it.
+        type: str
+        required: true
+      port:
+        description: The port published there.
+        type: int
+        default: 5432
+      ca_file:
+        description:
+          - The CA certificate (a file on this Docker host) that issued the primary's certificate; required with
+            V(verify-ca) and V(verify-full). It is copied into the replica's secrets directory as C(upstream-ca.crt).
+        type: path
+      sslmode:
+        description: How the standby, C(pg_basebackup) and this module check the primary's certificate.
+        type: str
+        choices: [require, verify-ca, verify-full]
+        default: verify-full
+      login_user:
+        description: The primary's superuser, for this module's own login.
+        type: str
+        default: postgres
+      login_password:
+        description: Its password.
+        type: str
+        required: true
+      login_db:
+        description: The database of that login.
+        type: str
+        default: postgres
   state:
     description: V(present), V(absent) or V(rejoined).
     type: str
@@ -113,8 +161,13 @@ options:
         elements: str
         default: []
   published_port:
-    description: Host port (on 127.0.0.1) publishing the replica's 5432.
+    description: Host port (on O(published_host_ip)) publishing the replica's 5432.
     type: int
+  published_host_ip:
+    description:
+      - The address of the Docker host the port is published on. When not given, the primary's (a rejoined
+        former primary keeps its own; with O(upstream), V(127.0.0.1)).
+    type: str
   settings:
     description:
       - Server settings on top of the primary's (the replica's command line carries the primary's settings, so
@@ -160,6 +213,21 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: A replica on this host of pg-primary, which runs on the host at 10.0.0.11
+  pgdock.postgres.replica:
+    name: pg-replica
+    primary: pg-primary
+    image: postgres:18
+    networks: [{name: pgdock-db}]
+    upstream:
+      host: 10.0.0.11
+      port: 5432
+      ca_file: /var/lib/pgdock/pg-primary/trusted-ca.crt
+      login_password: "{{ vault_superuser_password }}"
+    replication_password: "{{ vault_replication_password }}"
+    published_port: 5432
+    published_host_ip: 10.0.0.12
+
 - name: Two replicas of pg-primary, one synchronous
   pgdock.postgres.replica:
     name: "{{ item.name }}"

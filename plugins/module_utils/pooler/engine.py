@@ -219,11 +219,14 @@ class PoolerRun:
                               "Docker host, to copy the users' SCRAM verifiers from its pg_authid")
 
     def _server_login(self) -> dict:
-        """Login options of the server the pooler fronts, as a SQL session takes them."""
+        """Login options of the server the pooler fronts, as a SQL session takes them; an external
+        server is checked as PgBouncer checks it (server_tls_sslmode verify-ca/verify-full with its CA)."""
         if self.p.get("primary"):
             return container_login(self.p, self.p["primary"])
+        verified = self.p["server_tls_sslmode"] in ("verify-ca", "verify-full")
         return dict(self.p, container=None, login_port=self.p.get("login_port") or self.p["server_port"],
-                    session_role=None)
+                    session_role=None, ssl_mode=self.p["server_tls_sslmode"] if verified else None,
+                    ssl_rootcert=self.p.get("server_tls_ca_file") if verified else None)
 
     def _validate_client_tls(self) -> None:
         mode = self.p["client_tls_sslmode"]

@@ -28,10 +28,12 @@ BASE_BACKUP_SCRIPT = (
 
 
 def standby_conf_lines(upstream: str, user: str, application_name: str, slot: str | None, port: int = 5432,
-                       passfile: str = f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}", sslmode: str = "prefer") -> str:
-    """postgresql.auto.conf lines that make a cluster stream from `upstream` (password from a passfile)."""
+                       passfile: str = f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}", sslmode: str = "prefer",
+                       sslrootcert: str | None = None) -> str:
+    """postgresql.auto.conf lines that make a cluster stream from `upstream` (password from a passfile;
+    with `sslrootcert`, the CA file in the container that verifies the upstream)."""
     value = conninfo(host=upstream, port=port, user=user, application_name=application_name,
-                     passfile=passfile, sslmode=sslmode)
+                     passfile=passfile, sslmode=sslmode, sslrootcert=sslrootcert)
     lines = f"primary_conninfo = {conf_string(value)}\n"
     if slot:
         lines += f"primary_slot_name = {conf_string(slot)}\n"
@@ -40,17 +42,19 @@ def standby_conf_lines(upstream: str, user: str, application_name: str, slot: st
 
 def run_base_backup(client, image: str, layout, volume: str, secrets_dir: str, upstream: tuple, user: str,
                     conf: str, slot: str | None, what: str, timeout: int, watch, network: str | None = None,
-                    mounts: list | None = None, passfile: str = f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}") -> tuple:
+                    mounts: list | None = None, passfile: str = f"{SECRETS_MOUNT}/{REPLICATION_PGPASS}",
+                    tls: dict | None = None) -> tuple:
     """pg_basebackup from `upstream` (host, port) as `user` into `volume` at the image's PGDATA, in
     a helper on `network` with `mounts` too, then standby.signal and `conf`; (exit code, output).
-    A timeout raises HelperTimeout (the caller removes what it made)."""
+    `tls`: libpq's TLS variables for pg_basebackup's own connection ({"PGSSLMODE": "verify-full",
+    "PGSSLROOTCERT": ...}). A timeout raises HelperTimeout (the caller removes what it made)."""
     host, port = upstream
     return run_helper(
         client, image, ["sh", "-c", BASE_BACKUP_SCRIPT, "pgdock-basebackup", host, str(port), user, layout.pgdata]
         + (["-S", slot] if slot else []),
         [Mount(layout.volume_path, volume, type="volume"),
          Mount(SECRETS_MOUNT, secrets_dir, type="bind", read_only=True)] + list(mounts or []),
-        what, network=network, environment={"PGPASSFILE": passfile, "STANDBY_CONF": conf},
+        what, network=network, environment={"PGPASSFILE": passfile, "STANDBY_CONF": conf, **(tls or {})},
         timeout=timeout, on_output=watch)
 
 

@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The `replica` module's engine: a streaming standby of a pgdock primary (replication role,
 slot, hba rule, pg_basebackup from a helper container on the primary's network, the standby
-container, wait until it streams), its removal, and the rejoin of a former primary (pg_rewind)."""
+container, wait until it streams), its removal, and the rejoin of a former primary (pg_rewind).
+With `upstream` the primary runs on another Docker host (replication.upstream): it is reached
+at its address and published port over TLS, its pg_hba.conf is its own host's business."""
 
 from __future__ import annotations
 
@@ -66,6 +68,13 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.replication.baseba
     standby_conf_lines,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.setup import ensure_replication_role
+from ansible_collections.pgdock.postgres.plugins.module_utils.replication.upstream import (
+    UPSTREAM_CA_NAME,
+    basebackup_tls_env,
+    check_upstream_options,
+    standby_tls,
+    upstream_login,
+)
 from ansible_collections.pgdock.postgres.plugins.module_utils.replication.options import OPTIONS
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog
 
@@ -113,6 +122,7 @@ class ReplicaRun:
         self.warn = warn
         self.log = ActionLog(check_mode)
         self.client = self.primary = self.primary_sql = None
+        self.remote = params.get("upstream")  # a primary on another Docker host (replication.upstream)
         self.pending_changes = []  # what the container engine did not apply (allow_restart false)
         self.slot = (params.get("slot_name") or slot_name_for(params["name"])) if params["slot"] else None
         self.secrets_dir = params.get("secrets_dir") or secrets_dir_for(params["name"])
@@ -125,8 +135,10 @@ class ReplicaRun:
             raise PgdockError(f"slot_name: {self.slot!r} is not a valid slot name (a-z, 0-9, _; 63 at most)")
         if self.p["name"] == self.p["primary"]:
             raise PgdockError("name: the replica cannot be the primary itself")
+        if self.remote:
+            check_upstream_options(self.p)
         self.client = docker_connect(self.p)
-        self.primary = self._running(self.p["primary"], "primary")
+        self.primary = None if self.remote else self._running(self.p["primary"], "primary")
         existing = get_or_none(self.client.containers, self.p["name"], "container")
         if existing is not None and not is_managed(existing.labels):
             raise PgdockError(f"container {self.p['name']!r} exists but was not created by pgdock.postgres; "
@@ -164,8 +176,10 @@ class ReplicaRun:
                     f"replica {self.p['name']!r} follows {labels.get(UPSTREAM_LABEL)!r}, not "
                     f"{upstream_name!r}; set rebuild: true to rebuild it from {upstream_name!r} "
                     "(its data volume is replaced)")
+        if self.remote:
+            self._copy_upstream_ca()
         upstream = self.primary if upstream_name == self.p["primary"] else self._running(upstream_name, "cascade_from")
-        upstream_sql = self.primary_sql if upstream is self.primary else self._session(upstream_name)
+        upstream_sql = self.primary_sql if upstream_name == self.p["primary"] else self._session(upstream_name)
         try:
             password = self._replication_password()
             self._prepare_upstream(upstream, upstream_sql, password)
@@ -182,7 +196,8 @@ class ReplicaRun:
                             self._base_backup, image, upstream_name)
             with self.progress.phase("container"):
                 self._ensure_container(image, upstream_name, "started", filled=not has_cluster)
-            self._sync_names()
+            if not self.remote:
+                self._sync_names()
             status = None
             if not self.check_mode:
                 with self.progress.phase("catch-up"):
@@ -196,7 +211,10 @@ class ReplicaRun:
         return self._result(extra)
 
     def _check_same_major(self, image: str) -> None:
-        primary_major = self._major(self.primary.attrs["Config"]["Image"], self.primary.attrs["Image"])
+        if self.remote:
+            primary_major = self.primary_sql.value("select current_setting('server_version_num')::int / 10000")
+        else:
+            primary_major = self._major(self.primary.attrs["Config"]["Image"], self.primary.attrs["Image"])
         replica_major = self._major(image, image)
         if replica_major != primary_major:
             raise PgdockError(
@@ -226,26 +244,57 @@ class ReplicaRun:
         return password
 
     def _prepare_upstream(self, upstream, conn, password: str) -> None:
-        """Replication role (on the primary), hba rule and slot (on the upstream)."""
+        """Replication role (on the primary), hba rule and slot (on the upstream). The pg_hba.conf of
+        a primary on another host (upstream) is kept by that host's deployment."""
         self.log.extend(ensure_replication_role(self._login(self.p["primary"]), self.p["replication_user"],
                                                 password, self.check_mode, self.warn))
-        self.log.extend(ensure_replication_rules(conn, self.p["replication_user"], self.check_mode))
+        if not self.remote:
+            self.log.extend(ensure_replication_rules(conn, self.p["replication_user"], self.check_mode))
         if self.slot and not self._slot_exists(conn):
-            self.log.do(f"create physical replication slot {self.slot} on {upstream.name}", self._create_slot, conn)
+            name = upstream.name if upstream is not None else self.p["primary"]
+            self.log.do(f"create physical replication slot {self.slot} on {name}", self._create_slot, conn)
 
     def _write_client_files(self, directory: str, password: str) -> None:
         """replication.pgpass (and superuser.pgpass) in a secrets directory, 0600, owned by the uid that
         owns the primary's secrets directory (the image's postgres user)."""
-        uid = owner_of(container_secrets_dir(self.primary))
+        uid = self._secrets_uid()
         files = {REPLICATION_PGPASS: pgpass_line(self.p["replication_user"], password)}
-        superuser_password = container_superuser_password(self.primary)
+        superuser, superuser_password = self._superuser()
         if superuser_password:
-            superuser = env_to_dict(self.primary.attrs["Config"]["Env"]).get("POSTGRES_USER", "postgres")
             files[SUPERUSER_PGPASS] = pgpass_line(superuser, superuser_password)
         for name, content in files.items():
             path = os.path.join(directory, name)
             if secret_needs_write(path, content, uid, uid):
                 self.log.do(f"write {path} (0600)", write_secret, path, content, uid, uid)
+
+    def _secrets_uid(self) -> int:
+        """The image's postgres uid, as the owner of the primary's secrets directory shows it (of the
+        replica's own with a primary on another host)."""
+        return owner_of(self.secrets_dir if self.remote else container_secrets_dir(self.primary))
+
+    def _superuser(self) -> tuple:
+        """(name, password) of the primary's superuser, which the copy shares."""
+        if self.remote:
+            return self.remote["login_user"], self.remote["login_password"]
+        env = env_to_dict(self.primary.attrs["Config"]["Env"])
+        return env.get("POSTGRES_USER", "postgres"), container_superuser_password(self.primary)
+
+    def _copy_upstream_ca(self) -> None:
+        """The CA that verifies the upstream, copied into the replica's secrets directory, where the
+        base backup helper and the standby read it."""
+        if not self.remote.get("ca_file"):
+            return
+        try:
+            with open(self.remote["ca_file"], encoding="utf-8") as handle:
+                content = handle.read()
+        except OSError as exc:
+            raise PgdockError(f"upstream.ca_file: cannot read {self.remote['ca_file']}: {exc.strerror}") from None
+        if "-----BEGIN CERTIFICATE-----" not in content:
+            raise PgdockError(f"upstream.ca_file: {self.remote['ca_file']} holds no PEM certificate")
+        path = os.path.join(self.secrets_dir, UPSTREAM_CA_NAME)
+        uid = self._secrets_uid()
+        if secret_needs_write(path, content, uid, uid):
+            self.log.do(f"write {path} (the upstream's CA)", write_secret, path, content, uid, uid)
 
     def _volume(self) -> str:
         return self.p.get("data_volume") or f"{self.p['name']}-data"
@@ -271,7 +320,7 @@ class ReplicaRun:
         layout = self._layout(image)
         if get_or_none(self.client.volumes, self._volume(), "volume") is None:
             self.client.volumes.create(self._volume(), labels=managed_labels({CONTAINER_LABEL: self.p["name"]}))
-        conf = standby_conf_lines(upstream_name, self.p["replication_user"], self.p["name"], self.slot)
+        conf = self._standby_conf(upstream_name)
         # every value is an argument ($1 upstream, $2 user, $3 PGDATA, then the slot flags), never
         # interpolated into the script
         timeout = self._helper_timeout()
@@ -287,9 +336,11 @@ class ReplicaRun:
     def _run_base_backup(self, image: str, upstream_name: str, layout, conf: str, timeout: int, watch):
         """pg_basebackup in a helper, its progress reported; (exit code, output)."""
         try:
-            return run_base_backup(self.client, image, layout, self._volume(), self.secrets_dir, (upstream_name, 5432),
+            address = (self.remote["host"], self.remote["port"]) if self.remote else (upstream_name, 5432)
+            return run_base_backup(self.client, image, layout, self._volume(), self.secrets_dir, address,
                                    self.p["replication_user"], conf, self.slot, f"pg_basebackup from {upstream_name}",
-                                   timeout, watch, network=self._network())
+                                   timeout, watch, network=self._network(),
+                                   tls=basebackup_tls_env(self.remote) if self.remote else None)
         except HelperTimeout as exc:
             self._remove_incomplete_volume()
             raise PgdockError(f"pg_basebackup from {upstream_name!r} did not finish within base_backup_timeout "
@@ -308,7 +359,18 @@ class ReplicaRun:
         with docker_action(f"removing the incomplete volume {self._volume()}"):
             self.client.volumes.get(self._volume()).remove(force=True)
 
+    def _standby_conf(self, upstream_name: str) -> str:
+        """primary_conninfo (and the slot) of the standby: the upstream container on a shared network,
+        or a primary on another host at its address, over TLS verified against its CA."""
+        if not self.remote:
+            return standby_conf_lines(upstream_name, self.p["replication_user"], self.p["name"], self.slot)
+        sslmode, rootcert = standby_tls(self.remote)
+        return standby_conf_lines(self.remote["host"], self.p["replication_user"], self.p["name"], self.slot,
+                                  port=self.remote["port"], sslmode=sslmode, sslrootcert=rootcert)
+
     def _network(self) -> str:
+        if self.remote:
+            return self.p["networks"][0]["name"]
         networks = list((self.primary.attrs.get("NetworkSettings") or {}).get("Networks") or {})
         if not networks:
             raise PgdockError(f"primary {self.p['primary']!r} is on no network")
@@ -323,11 +385,12 @@ class ReplicaRun:
         port and networks with aliases are kept unless the options say otherwise, so that the server
         role finds it unchanged after a switchover and back. `filled`: a base backup has just been
         written into the volume (no need to probe it again)."""
-        primary_cfg = self.primary.attrs["Config"]
-        env = env_to_dict(primary_cfg.get("Env"))
         source = keep_from or self.primary
-        source_image = get_or_none(self.client.images, source.attrs["Image"], "image")
-        inherited = inherited_params(source.attrs, source_image.attrs if source_image else None)
+        inherited = {}
+        if source is not None:
+            source_image = get_or_none(self.client.images, source.attrs["Image"], "image")
+            inherited = inherited_params(source.attrs, source_image.attrs if source_image else None)
+        superuser, superuser_password = self._superuser()
         networks = self.p.get("networks") or [
             {"name": n, "aliases": user_aliases(ep.get("Aliases"), source.name, source.id) if keep_from else []}
             for n, ep in (source.attrs["NetworkSettings"]["Networks"] or {}).items()]
@@ -335,13 +398,14 @@ class ReplicaRun:
         if published_port is None and keep_from is not None:
             binding = (keep_from.attrs["HostConfig"].get("PortBindings") or {}).get("5432/tcp") or [{}]
             published_port = int(binding[0]["HostPort"]) if binding[0].get("HostPort") else None
-        settings = settings_from_command(source.attrs["Config"].get("Cmd"))
+        if self.p.get("published_host_ip"):  # else the address of the container it copies
+            inherited["published_host_ip"] = self.p["published_host_ip"]
+        settings = settings_from_command(source.attrs["Config"].get("Cmd")) if source is not None else {}
         settings.update(self.p.get("settings") or {})
         self._check_secret_files(settings)
         params = container_params(
             **inherited, name=self.p["name"], image=image, pull="never", data_volume=self._volume(),
-            superuser=env.get("POSTGRES_USER", "postgres"),
-            superuser_password=container_superuser_password(self.primary),
+            superuser=superuser, superuser_password=superuser_password,
             secrets_dir=self.secrets_dir, networks=networks, settings=settings,
             allow_restart=self.p.get("allow_restart", True),
             published_port=published_port, wait_timeout=self.p["wait_timeout"], state=state,
@@ -429,7 +493,8 @@ class ReplicaRun:
             or self.p.get("cascade_from") or self.p["primary"]
         if self.slot:
             self._drop_slot_on(upstream)
-        self._sync_names()
+        if not self.remote:
+            self._sync_names()
         return self._result()
 
     def _drop_slot_on(self, upstream: str) -> None:
@@ -527,6 +592,8 @@ class ReplicaRun:
             raise PgdockError(f"{option}: {exc}") from None
 
     def _login(self, container_name: str) -> dict:
+        if self.remote and container_name == self.p["primary"]:
+            return upstream_login(self.remote)
         return container_login(self.p, container_name)
 
     def _session(self, container_name: str) -> Session:

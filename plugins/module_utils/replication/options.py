@@ -11,6 +11,15 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.runner import comb
 OPTIONS = dict(
     name=dict(type="str", required=True),
     primary=dict(type="str", required=True),
+    upstream=dict(type="dict", options=dict(
+        host=dict(type="str", required=True),
+        port=dict(type="int", default=5432),
+        ca_file=dict(type="path"),
+        sslmode=dict(type="str", choices=["require", "verify-ca", "verify-full"], default="verify-full"),
+        login_user=dict(type="str", default="postgres"),
+        login_password=dict(type="str", no_log=True, required=True),
+        login_db=dict(type="str", default="postgres"),
+    )),
     state=dict(type="str", choices=["present", "absent", "rejoined"], default="present"),
     image=dict(type="str"),
     cascade_from=dict(type="str"),
@@ -26,6 +35,7 @@ OPTIONS = dict(
     networks=networks_option(),
     allow_restart=dict(type="bool", default=True),
     published_port=dict(type="int"),
+    published_host_ip=dict(type="str"),
     settings=dict(type="dict", default={}),
     secrets_dir=dict(type="path"),
     stop_timeout=dict(type="int", default=120),
