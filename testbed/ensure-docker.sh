@@ -50,8 +50,12 @@ if ! answers; then
   tls_text=$(bash "$(dirname "$0")/docker-tls.sh" "$tls_dir")
   case "$tls_text" in *--tlsverify*) ;; *) log "docker-tls.sh gave no TLS flags: $tls_text"; exit 1 ;; esac
   read -r -a tls_flags <<<"$tls_text"
-  pgrep -x dockerd >/dev/null || nohup setsid dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2376 \
-    "${tls_flags[@]}" >"$logfile" 2>&1 </dev/null &
+  # a simple command in the background (no subshell): nothing of this script keeps its caller's
+  # stdout open once it returns (a pipe into `tail` or `tee` would wait for the daemon)
+  if ! pgrep -x dockerd >/dev/null; then
+    nohup setsid dockerd -H unix:///var/run/docker.sock -H tcp://127.0.0.1:2376 "${tls_flags[@]}" \
+      >"$logfile" 2>&1 </dev/null &
+  fi
   for _ in $(seq 1 60); do
     answers && break
     sleep 1
