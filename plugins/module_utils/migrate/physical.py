@@ -51,6 +51,7 @@ WRITERS_SQL = """select count(*) from pg_stat_activity where pid <> pg_backend_p
 COPY_WALSENDERS_SQL = """select count(pg_terminate_backend(pid)) from pg_stat_replication
                          where usename = %s and application_name = 'pg_basebackup'"""
 
+
 class PhysicalMethod:
     """A streaming standby of the source, promoted at cutover; see the module's documentation."""
 
