@@ -38,6 +38,10 @@ def module_args(repository: str) -> dict:
         "query": {"query": "SELECT 1", "container": server},
         "script": {"content": "SELECT 1", "container": server},
         "diagnose": {"server": server, "user": "app", "network": "pgdt-group-net"},
+        "migrate": {"name": "pgdt-group-migrated", "method": "dump",
+                    "source": {"login_host": "127.0.0.1", "login_port": 1, "network": "pgdt-group-net",
+                               "container_host": "pgdt-group-source"},
+                    "target": {"image": "pgdock-test/postgres:18"}},
     }
 
 
