@@ -19,7 +19,7 @@ from pgclient import sql, unused_port
 from test_migrate_dump import HOSTILE_DB, HOSTILE_ROLE, HOSTILE_SCHEMA, HOSTILE_TABLE, fill
 from test_migrate_physical import Writers as PoolerWriters
 from test_migrate_physical import physical  # noqa: F401  # pylint: disable=unused-import  # a fixture
-from write_load import WriterThreads
+from writer_threads import WriterThreads
 
 PREFIX = "pgdock-ml"
 OUR_NAMES = "pgdock_mig_%"

@@ -14,7 +14,7 @@ import pytest
 from ansible_runner import run_module
 from migrate_sources import BASE_HBA, start_plain_source, start_pooler
 from pgclient import sql, unused_port
-from write_load import WriterThreads
+from writer_threads import WriterThreads
 
 REPLICATION_HBA = BASE_HBA + "host    replication  all        0.0.0.0/0     scram-sha-256\n"
 APP_PASSWORD = "App pw: ' \\ " + secrets.token_hex(4)
