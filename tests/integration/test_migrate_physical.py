@@ -101,6 +101,24 @@ class Writers(WriterThreads):
         return max((b - a for a, b in zip(times, times[1:])), default=0.0)
 
 
+def cutover_under_pooler_load(m, pooler: str, pooler_port: int, on_target_sql):
+    """The cutover with writers through the pooler 2 s before it and 1.5 s after; the module's result,
+    the load and the acknowledged (writer, n), once the cutover succeeded, no transaction failed,
+    every acknowledged write is on the target (read with `on_target_sql(m, query, dbname=)`) and
+    writes went on there."""
+    with Writers(pooler_port) as load:
+        time.sleep(2)
+        cut = run_module("migrate", dict(m["args"], state="cutover", pooler=pooler))
+        time.sleep(1.5)
+    assert cut.changed and not cut.failed, cut
+    assert load.failures == [], load.failures[:5]
+    acked = {(w, n) for w, n, _t in load.acked}
+    on_target = set(on_target_sql(m, "select writer, n from public.writes", dbname="app"))
+    assert len(acked) > 100 and acked <= on_target, (len(acked), len(acked - on_target))
+    assert max(t for _w, _n, t in load.acked) > time.monotonic() - 30  # writes went on, on the target
+    return cut, load, acked
+
+
 @pytest.mark.parametrize("major", [15, 17])
 def test_synced_then_cutover_behind_the_pooler_loses_nothing(major, physical, cleanup, unique, docker_client):
     m = physical(major)
@@ -122,24 +140,15 @@ def test_synced_then_cutover_behind_the_pooler_loses_nothing(major, physical, cl
     assert made["pooler"]["server"] == f"{source.name}:5432" and made["pooler"]["primary"] is None
     assert not run_module("pooler", pooler_args).changed
 
-    with Writers(pooler_port) as load:
-        time.sleep(2)
-        cut = run_module("migrate", dict(m["args"], state="cutover", pooler=pooler))
-        time.sleep(1.5)
-    assert cut.changed and not cut.failed, cut
+    cut, load, acked = cutover_under_pooler_load(m, pooler, pooler_port, target_sql)
     info = cut["migration"]
     assert info["state"] == "cut_over" and info["verification"]["differences"] == [], info
-    assert load.failures == [], load.failures[:5]
-    acked = {(w, n) for w, n, _t in load.acked}
-    on_target = set(target_sql(m, "select writer, n from public.writes", dbname="app"))
-    assert len(acked) > 100 and acked <= on_target, (len(acked), len(acked - on_target))
     gap = load.longest_gap()
     print(f"PG{major}: {len(acked)} acknowledged writes, longest gap between commits {gap:.3f} s, "
           f"write downtime {info['write_downtime_seconds']} s, timings {info['timings']}")
     assert gap < 10, gap
     # the writes after the cutover went to the target, a primary now; the source is fenced
     assert target_sql(m, "select pg_is_in_recovery()") == [(False,)]
-    assert max(t for _w, _n, t in load.acked) > time.monotonic() - 30
     with pytest.raises(psycopg2.Error, match="read-only"):
         source.sql("insert into public.events (note) values ('late')", dbname="app")
     # sequences: the next insert into serial and identity tables succeeds with no duplicate
