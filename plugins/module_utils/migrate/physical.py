@@ -237,7 +237,9 @@ class PhysicalMethod:
         delays = poll_intervals()
         while True:
             row = replication_row(source, self.run.name)
-            if row and row["state"] == "streaming" and (row["lag_bytes"] or 0) <= self.p["max_lag_bytes"]:
+            # in sync once the standby reported a replay position within max_lag_bytes (not before)
+            if row and row["state"] == "streaming" and row["lag_bytes"] is not None \
+                    and row["lag_bytes"] <= self.p["max_lag_bytes"]:
                 return row
             if time.monotonic() > deadline:
                 raise PgdockError(f"the target {self.run.name!r} does not stream from the source within "
