@@ -16,6 +16,8 @@ testbed-hosts: deps
 testbed-hosts-down:
 	bash testbed/hosts.sh down
 
-# the session fixture runs `hosts.sh up 3` itself (a reuse when testbed-hosts ran)
+# the session fixture runs `hosts.sh up 3` itself (a reuse when testbed-hosts ran); one process
+# (-p no:xdist, whatever PYTEST_ARGS says): the tests share the three hosts and their fixed names
+MULTIHOST_PYTEST_ARGS ?= $(filter-out -n 2 -n2 --numprocesses=2,$(PYTEST_ARGS))
 test-multihost: testbed-hosts
-	$(BIN)/pytest tests/multihost -q $(PYTEST_ARGS)
+	$(BIN)/pytest tests/multihost -q -p no:xdist $(MULTIHOST_PYTEST_ARGS)
