@@ -2,13 +2,16 @@
 # Build the offline test images (no registry is reachable here) from Debian packages:
 #   pgdock-test/postgres:15 (bookworm), :17 (trixie), :18 (forky), pgdock-test/pgbouncer:latest (trixie),
 #   pgdock-test/postgres-exporter:latest (bookworm: Prometheus' postgres_exporter 0.11.1)
+#   pgdock-test/postgres-upgrade:latest (18 with the binaries of 15 and 17 beside it, for pg_upgrade;
+#   layered on the three postgres images, no download of its own)
 #   and, only when named, pgdock-test/host:latest (trixie with docker.io and openssh-server: a
 #   "Docker host" of the multi-host test bed, see testbed/hosts.sh)
 # debootstrap a minimal root filesystem, renumber the postgres user to uid/gid 999 as in the
 # official image (postgres and pgbouncer kinds), `docker import` it, then build
 # testbed/images/<kind>/Dockerfile on top.
 # An image is rebuilt only when missing or when its recipe (this script + its image folder) changed.
-# Usage: build-images.sh [15 17 18 pgbouncer postgres-exporter host]   (default: 15 17 18 pgbouncer postgres-exporter)
+# Usage: build-images.sh [15 17 18 pgbouncer postgres-exporter upgrade host]
+#        (default: 15 17 18 pgbouncer postgres-exporter upgrade)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,13 +37,15 @@ spec() {
     postgres-exporter) echo "bookworm exporter prometheus-postgres-exporter" ;;
     # debootstrap does not resolve python3-cryptography's virtual dependency: the cffi backend is named
     host) echo "trixie host docker.io docker-cli iptables openssh-server python3 python3-docker python3-psycopg2 python3-cryptography python3-cffi-backend procps iproute2" ;;
-    *) log "unknown image '$1' (known: 15 17 18 pgbouncer postgres-exporter host)"; return 1 ;;
+    upgrade) echo "- upgrade -" ;;
+    *) log "unknown image '$1' (known: 15 17 18 pgbouncer postgres-exporter upgrade host)"; return 1 ;;
   esac
 }
 
 tag_of() {
   case "$1" in
     pgbouncer|postgres-exporter|host) echo "pgdock-test/$1:latest" ;;
+    upgrade) echo "pgdock-test/postgres-upgrade:latest" ;;
     *) echo "pgdock-test/postgres:$1" ;;
   esac
 }
@@ -101,8 +106,28 @@ rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/*.log /tmp/* /var/tmp/*
 CHROOT
 }
 
+# the upgrade helper: a docker build on top of the three postgres images (their ids are in its recipe)
+build_upgrade() {
+  local tag hash inputs
+  tag=$(tag_of upgrade)
+  inputs=$(for v in 15 17 18; do docker image inspect -f '{{.Id}}' "pgdock-test/postgres:$v"; done) \
+    || { log "$tag needs pgdock-test/postgres:15, :17 and :18 first"; return 1; }
+  hash=$(recipe_hash upgrade "$inputs")
+  if [ "$(docker image inspect -f '{{index .Config.Labels "org.pgdock.recipe"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
+    log "$tag is up to date (recipe $hash)"
+    return 0
+  fi
+  local start=$SECONDS out
+  out=$(mktemp)
+  DOCKER_BUILDKIT=0 docker build -q --label "org.pgdock.recipe=$hash" -t "$tag" "$here/images/upgrade" >"$out" 2>&1 \
+    || { log "$tag: docker build failed:"; cat "$out" >&2; rm -f "$out"; return 1; }
+  rm -f "$out"
+  log "$tag built in $((SECONDS - start)) s (recipe $hash)"
+}
+
 build_one() {
   local target=$1 suite kind pkgs tag hash
+  [ "$target" != upgrade ] || return 0  # built last, see below
   read -r suite kind pkgs <<<"$(spec "$target")"
   tag=$(tag_of "$target")
   hash=$(recipe_hash "$kind" "$target" "$suite" "$pkgs")
@@ -138,7 +163,7 @@ build_one() {
 }
 
 command -v debootstrap >/dev/null || { log "debootstrap missing: run testbed/ensure-docker.sh first"; exit 1; }
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(15 17 18 pgbouncer postgres-exporter)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(15 17 18 pgbouncer postgres-exporter upgrade)
 for t in "${targets[@]}"; do spec "$t" >/dev/null; done
 # two at a time: downloads and unpacking overlap well on two cores
 pids=(); failed=0
@@ -147,4 +172,5 @@ for t in "${targets[@]}"; do
   if [ ${#pids[@]} -ge 2 ]; then wait "${pids[0]}" || failed=1; pids=("${pids[@]:1}"); fi
 done
 for p in "${pids[@]}"; do wait "$p" || failed=1; done
+if [ $failed = 0 ] && [[ " ${targets[*]} " == *" upgrade "* ]]; then build_upgrade || failed=1; fi
 exit $failed

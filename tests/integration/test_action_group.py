@@ -42,6 +42,8 @@ def module_args(repository: str) -> dict:
                     "source": {"login_host": "127.0.0.1", "login_port": 1, "network": "pgdt-group-net",
                                "container_host": "pgdt-group-source"},
                     "target": {"image": "pgdock-test/postgres:18"}},
+        "upgrade": {"name": server, "image": "pgdock-test/postgres:18", "helper_image": "pgdock-test/postgres-upgrade",
+                    "server": {"networks": [{"name": "pgdt-group-net"}]}},
     }
 
 

@@ -42,6 +42,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout impo
     PROBE_SCRIPT,
     check_volume_fits,
     layout_of_image,
+    parse_handed_over,
     parse_probe,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.secrets import (
@@ -231,8 +232,9 @@ class ContainerEngine:
         volume = get_or_none(self.client.volumes, self.p["data_volume"], "volume")
         if volume is None:
             return False
-        found = parse_probe(self._in_volume_helper(image, PROBE_SCRIPT, read_only=True))
-        return check_volume_fits(layout, self.p["data_volume"], self.p["image"], found)
+        output = self._in_volume_helper(image, PROBE_SCRIPT, read_only=True)
+        return check_volume_fits(layout, self.p["data_volume"], self.p["image"], parse_probe(output),
+                                 parse_handed_over(output))
 
     def _ensure_volume_owner(self, image) -> None:
         """With `user`, the cluster in the data volume belongs to its uid (the entrypoint, not root,

@@ -8,6 +8,7 @@ engines that drive it themselves (replica, restore)."""
 from __future__ import annotations
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import POSTGRES_UID
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import DOCKER_COMMON_ARGS, networks_option
+from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import combine_specs, spec_params
 
 OPTIONS = dict(
@@ -86,3 +87,16 @@ MODULE_KWARGS = dict(
 def container_params(**options) -> dict:
     """Container engine parameters: the given options over the module's defaults (suboptions too)."""
     return spec_params(OPTIONS, options, "container")
+
+
+def list_with_defaults(entries, option: str, what: str) -> list[dict]:
+    """The entries of a list-of-dicts container option given inside another module's dict option
+    (`what`), with its suboptions' defaults filled in."""
+    suboptions = OPTIONS[option]["options"]
+    result = []
+    for entry in entries or []:
+        unknown = sorted(set(entry) - set(suboptions))
+        if unknown:
+            raise PgdockError(f"{what}.{option}: unknown keys {unknown} (known: {sorted(suboptions)})")
+        result.append({key: entry.get(key, sub.get("default")) for key, sub in suboptions.items()})
+    return result

@@ -16,12 +16,17 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.errors import Pgdo
 
 OLD_LAYOUT_PGDATA = "/var/lib/postgresql/data"
 
-# Lists every PG_VERSION a volume may hold, one "<path relative to the volume> <major>" per line.
+# Lists every PG_VERSION a volume may hold, one "<path relative to the volume> <major>" per line, with
+# " handed-over" after a cluster that pg_upgrade --link or --swap gave to a newer one (its
+# global/pg_control renamed to pg_control.old).
 PROBE_SCRIPT = (
     'cd /probe || exit 0; '
     'for f in PG_VERSION data/PG_VERSION */docker/PG_VERSION; do '
-    '[ -f "$f" ] && printf "%s %s\\n" "$f" "$(cat "$f")"; done; exit 0'
+    '[ -f "$f" ] || continue; d=$(dirname "$f"); h=""; '
+    '[ -f "$d/global/pg_control.old" ] && [ ! -f "$d/global/pg_control" ] && h=" handed-over"; '
+    'printf "%s %s%s\\n" "$f" "$(cat "$f")" "$h"; done; exit 0'
 )
+HANDED_OVER = "handed-over"
 
 
 @dataclass(frozen=True)
@@ -75,21 +80,38 @@ def parse_probe(output: str) -> dict:
     """Parse PROBE_SCRIPT output into {relative path of the cluster directory: major}."""
     found = {}
     for line in output.splitlines():
-        path, version = (line.strip().split(" ", 1) + [""])[:2]
+        path, version = (line.strip().split(" ") + [""])[:2]
         if path and version:
-            found[posixpath.dirname(path) or "."] = version.strip()
+            found[posixpath.dirname(path) or "."] = version
     return found
 
 
-def check_volume_fits(layout: ImageLayout, volume: str, image: str, found: dict) -> bool:
-    """Raise a PgdockError when the volume's content would crash-loop the image's server.
+def parse_handed_over(output: str) -> set:
+    """The cluster directories of PROBE_SCRIPT output that pg_upgrade handed over to a newer cluster."""
+    return {posixpath.dirname(line.split(" ")[0]) or "." for line in output.splitlines()
+            if line.strip().endswith(" " + HANDED_OVER)}
+
+
+def check_volume_fits(layout: ImageLayout, volume: str, image: str, found: dict,
+                      handed_over: frozenset | set = frozenset()) -> bool:
+    """Raise a PgdockError when the volume's content would crash-loop the image's server, or when
+    its cluster at the image's PGDATA was handed over to a newer one by pg_upgrade (`handed_over`).
 
     Returns True when the volume already holds a cluster at the image's PGDATA, False when empty.
     """
     expected = layout.pgdata_in_volume
+    if expected in handed_over:
+        newer = sorted(f"PostgreSQL {v} at {k!r}" for k, v in found.items() if k != expected and major_of(v) > layout.major)
+        raise PgdockError(
+            f"the PostgreSQL {found.get(expected)} cluster in data volume {volume!r} was upgraded"
+            + (f" to {', '.join(newer)}" if newer else "")
+            + " with pg_upgrade --link or --swap: its files belong to the new cluster now (its pg_control is "
+            f"pg_control.old), and a server of image {image!r} started on them would corrupt both. Start the "
+            "new major's image on this volume, or restore the old version from a backup into a new volume."
+        )
     if expected in found:
         version = found[expected]
-        if _major(version) != layout.major:
+        if major_of(version) != layout.major:
             raise PgdockError(
                 f"data volume {volume!r} holds a PostgreSQL {version} cluster but image {image!r} is "
                 f"PostgreSQL {layout.major}: a server would not start on it. Use a PostgreSQL {version} "
@@ -106,7 +128,7 @@ def check_volume_fits(layout: ImageLayout, volume: str, image: str, found: dict)
             f"{layout.volume_path} and keeps PGDATA in {layout.pgdata}. To migrate: upgrade the cluster "
             f"with pg_upgrade into a new volume in the 18+ layout (PGDATA {layout.volume_path}/"
             f"{layout.major}/docker), or keep the old layout by setting pgdata: {OLD_LAYOUT_PGDATA}"
-            + ("" if _major(version) == layout.major else f" with a PostgreSQL {version} image")
+            + ("" if major_of(version) == layout.major else f" with a PostgreSQL {version} image")
             + "."
         )
     raise PgdockError(
@@ -117,7 +139,8 @@ def check_volume_fits(layout: ImageLayout, volume: str, image: str, found: dict)
     )
 
 
-def _major(version: str) -> int:
+def major_of(version: str) -> int:
+    """The major of a PG_VERSION ('15', '9.6' -> 9); -1 when it is not a version."""
     try:
         return int(version.split(".")[0])
     except ValueError:

@@ -14,7 +14,7 @@ import os
 import time
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.engine import ContainerEngine
-from ansible_collections.pgdock.postgres.plugins.module_utils.container.options import container_params
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.options import container_params, list_with_defaults
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import (
     MIGRATED_LABEL,
     POSTGRES_UID,
@@ -45,18 +45,6 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.pg.connection impo
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import Session
 from ansible_collections.pgdock.postgres.plugins.module_utils.pooler.handle import PoolerHandle
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog
-
-
-def list_with_defaults(entries, option: str) -> list[dict]:
-    """The entries of a list-of-dicts target option with its suboptions' defaults filled in."""
-    suboptions = TARGET_OPTIONS[option]["options"]
-    result = []
-    for entry in entries or []:
-        unknown = sorted(set(entry) - set(suboptions))
-        if unknown:
-            raise PgdockError(f"target.{option}: unknown keys {unknown} (known: {sorted(suboptions)})")
-        result.append({key: entry.get(key, sub.get("default")) for key, sub in suboptions.items()})
-    return result
 
 
 def ensure_migration(module) -> dict:
@@ -173,10 +161,10 @@ class MigrateRun:
         if unknown:
             raise PgdockError(f"target: unknown options {unknown}; the target takes the options of "
                               "pgdock.postgres.container")
-        networks = list_with_defaults(target.get("networks"), "networks")
+        networks = list_with_defaults(target.get("networks"), "networks", "target")
         if self.route.network and self.route.network not in [n["name"] for n in networks]:
             networks.append({"name": self.route.network, "aliases": [], "ipv4_address": None})
-        mounts = list_with_defaults(target.get("mounts"), "mounts")
+        mounts = list_with_defaults(target.get("mounts"), "mounts", "target")
         mounts += [dict(m, tmpfs_size=None, tmpfs_mode=None) for m in self.route.mount_specs()
                    if m["target"] not in [t["target"] for t in mounts]]
         labels = dict(target.get("labels") or {}, **{MIGRATED_LABEL: self.source.describe()})

@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import (
     check_volume_fits,
     layout_of_image,
+    parse_handed_over,
     parse_probe,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
@@ -65,3 +66,16 @@ def test_18_layout_under_an_older_image_is_refused():
     old = layout_of_image("postgres:17", OLD)
     with pytest.raises(PgdockError, match="another layout or major version"):
         check_volume_fits(old, "v", "postgres:17", {"18/docker": "18"})
+
+
+def test_parse_probe_reads_handed_over_clusters():
+    output = "PG_VERSION 15 handed-over\n18/docker/PG_VERSION 18\n"
+    assert parse_probe(output) == {".": "15", "18/docker": "18"}
+    assert parse_handed_over(output) == {"."}
+    assert parse_handed_over("PG_VERSION 15\n") == set()
+
+
+def test_a_handed_over_cluster_is_refused_with_the_reason():
+    old = layout_of_image("postgres:15", image(15, "/var/lib/postgresql/data", "/var/lib/postgresql/data"))
+    with pytest.raises(PgdockError, match="upgraded to PostgreSQL 18 at '18/docker' with pg_upgrade --link"):
+        check_volume_fits(old, "v", "postgres:15", {".": "15", "18/docker": "18"}, {"."})
