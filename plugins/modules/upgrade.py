@@ -189,6 +189,15 @@ upgrade:
       description: What became of the old cluster.
       type: str
       returned: when the upgrade ran
+    collation_changed:
+      description:
+        - Databases whose default collation has another version on O(image) (its C library sorts text
+          differently from the old image's), each with C(database), C(from) and C(to). Their indexes
+          on text columns may be out of order; reindex them, then C(ALTER DATABASE ... REFRESH
+          COLLATION VERSION). A warning says so too.
+      type: list
+      elements: dict
+      returned: when the upgrade ran
     size_bytes:
       description: The size of the old cluster's databases.
       type: int

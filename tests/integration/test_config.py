@@ -81,6 +81,19 @@ def test_restart_parameter_pending_then_restarted(pg_server, docker_client, majo
     assert not done.changed and not done["restarted"], done
 
 
+def test_a_command_line_setting_is_never_a_pending_restart(pg_server, docker_client):
+    # the container's settings are the server's command line: after any reload the server flags
+    # max_connections as pending when postgresql.conf says otherwise, yet a restart changes nothing
+    srv = pg_server(18, settings={"max_connections": 120})
+    container = docker_client.containers.get(srv["name"])
+    started = container.attrs["State"]["StartedAt"]
+    assert container.exec_run(["psql", "-U", "postgres", "-Atc", "SELECT pg_reload_conf()"], user="postgres").exit_code == 0
+    result = config(srv, settings={"work_mem": "8MB"}, allow_restart=True)
+    assert result.changed and not result["restarted"] and result["pending_restart"] == [], result
+    assert docker_client.containers.get(srv["name"]).attrs["State"]["StartedAt"] == started
+    assert show(srv, "max_connections", "work_mem") == ["120", "8MB"]
+
+
 @pytest.mark.parametrize("major", MAJORS)
 def test_bad_input_writes_nothing(pg_server, docker_client, major):
     srv = pg_server(major, settings={"log_lock_waits": "on"})

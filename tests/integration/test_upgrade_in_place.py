@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import io
 import secrets
+import shutil
+from pathlib import Path
 
 import docker
+import psycopg2
 import pytest
 
-from ansible_runner import run_module
-from pgclient import sql
+from ansible_runner import REPO, run_module, run_playbook
+from conftest import PGBOUNCER_IMAGE
+from pgclient import sql, unused_port, wait_until
+from test_server_role import recap_changed
+from test_server_role_ca import deploy
 
 HELPER_IMAGE = "pgdock-test/postgres-upgrade:latest"
 # the data the tests compare before and after: every table's row count and an md5 of its rows
@@ -90,6 +96,11 @@ def test_pg_upgrade_link_keeps_every_row_and_login(pg_server, pg_image, helper_i
     assert pg_upgrade_phase["check"] > 0 and pg_upgrade_phase["transfer"] > 0, pg_upgrade_phase
     if old == 15:
         assert upgrade["dropped_settings"] == ["vacuum_defer_cleanup_age"], upgrade
+    # the test bed's 15 image is bookworm (glibc 2.36), its 18 image forky: the sort order's version moved
+    actual = sql(port, pw, "SELECT datname FROM pg_database WHERE datallowconn AND datcollversion IS DISTINCT FROM "
+                           "pg_database_collation_actual_version(oid) ORDER BY 1")
+    assert [c["database"] for c in upgrade["collation_changed"]] == [name for (name,) in actual], upgrade
+    assert actual, "the test bed's images were meant to differ in their C library"
 
     assert sql(port, pw, "SELECT current_setting('server_version_num')::int / 10000") == [(18,)]
     assert sql(port, pw, FINGERPRINT) == before
@@ -165,3 +176,78 @@ def test_failed_pg_upgrade_check_starts_the_old_server_again(pg_server, pg_image
     assert container.status == "running" and container.attrs["Config"]["Image"] == pg_image(15)
     assert sql(port, pw, "SELECT count(*) FROM kept") == [(100,)]
     assert "18" not in volume_listing(docker_client, server, helper_image)
+
+
+@pytest.fixture
+def stack_15(unique, cleanup, pg_image, tmp_path):
+    """The deploy playbook's variables for a 15 primary with a replica and the pooler (TLS on)."""
+    name, replica, pooler = unique("upg"), unique("upg-r1"), unique("upg-pgb")
+    cleanup["containers"] += [pooler, replica, name]
+    cleanup["volumes"] += [f"{name}-data", f"{replica}-data"]
+    cleanup["networks"].append(name + "-net")
+    app_pw = "App-pw-" + secrets.token_hex(6)
+    yield dict(pgdock_hosts="localhost", pgdock_networks=[{"name": name + "-net"}], pgdock_server_name=name,
+               pgdock_server_image=pg_image(15), pgdock_server_pull="never",
+               pgdock_server_superuser_password="Upg-pw-" + secrets.token_hex(8),
+               pgdock_server_networks=[{"name": name + "-net", "aliases": ["primary"]}],
+               pgdock_server_published_port=unused_port(), pgdock_server_secrets_dir=str(tmp_path / "secrets"),
+               pgdock_server_settings={"max_connections": 120},
+               pgdock_roles=[{"name": "app", "password": app_pw, "login": True}],
+               pgdock_databases=[{"name": "app", "owner": "app"}],
+               pgdock_replicas=[{"name": replica, "published_port": unused_port()}],
+               pgdock_pooler=True, pgdock_pooler_name=pooler, pgdock_pooler_image=PGBOUNCER_IMAGE,
+               pgdock_pooler_pull="never", pgdock_pooler_published_port=unused_port(),
+               pgdock_pooler_secrets_dir=str(tmp_path / "pooler"), pgdock_pooler_tls_dir=str(tmp_path / "pooler-tls"),
+               pgdock_pooler_databases=[{"name": "app"}], app_pw=app_pw)
+    shutil.rmtree(Path("/var/lib/pgdock") / name, ignore_errors=True)  # the stack's CA
+
+
+def changed_tasks(stdout: str) -> list[str]:
+    """The TASK headers of an ansible-playbook output that a `changed:` line follows."""
+    found, task = [], None
+    for line in stdout.splitlines():
+        if line.startswith("TASK ["):
+            task = line
+        elif line.startswith("changed:") and task:
+            found.append(task)
+    return found
+
+
+def through_pooler(stack: dict, query: str):
+    conn = psycopg2.connect(host="127.0.0.1", port=stack["pgdock_pooler_published_port"], user="app",
+                            password=stack["app_pw"], dbname="app", connect_timeout=5)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
+def test_upgrade_playbook_upgrades_the_primary_and_rebuilds_its_replica(stack_15, pg_image, helper_image, docker_client):
+    stack = stack_15
+    assert deploy(stack, REPO / "playbooks" / "deploy.yml") > 0
+    through_pooler(stack, "CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t (v) SELECT 'x' || i "
+                          "FROM generate_series(1, 2000) i")
+    upgraded = dict(stack, pgdock_server_image=pg_image(18), pgdock_upgrade_helper_image=helper_image)
+    blocked = run_playbook(REPO / "playbooks" / "upgrade.yml", extra_vars=dict(
+        upgraded, pgdock_server_settings={"max_connections": 120, "vacuum_defer_cleanup_age": 0},
+        pgdock_upgrade_step="check"), json_output=False)
+    assert blocked.returncode != 0 and "vacuum_defer_cleanup_age" in blocked.stdout, blocked.stdout[-3000:]
+
+    assert deploy(upgraded, REPO / "playbooks" / "upgrade.yml") > 0
+    name, replica = stack["pgdock_server_name"], stack["pgdock_replicas"][0]["name"]
+    port, pw = stack["pgdock_server_published_port"], stack["pgdock_server_superuser_password"]
+    assert sql(port, pw, "SELECT current_setting('server_version_num')::int / 10000, current_setting('ssl'), "
+                         "current_setting('max_connections')") == [(18, "on", "120")]
+    assert docker_client.containers.get(replica).attrs["Config"]["Image"] == pg_image(18)
+    assert through_pooler(stack, "INSERT INTO t (v) VALUES ('after') RETURNING id") == [(2001,)]
+    lsn = sql(port, pw, "SELECT pg_current_wal_lsn()::text")[0][0]
+    replica_port = stack["pgdock_replicas"][0]["published_port"]
+    wait_until(lambda: sql(replica_port, pw, "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,))[0][0],
+               60, "the rebuilt replica replays the upgraded primary")
+    assert sql(replica_port, pw, "SELECT count(*) FROM t", dbname="app") == [(2001,)]
+    # everything converged: a second run changes nothing
+    second = run_playbook(REPO / "playbooks" / "upgrade.yml", extra_vars=upgraded, json_output=False)
+    assert second.returncode == 0 and recap_changed(second.stdout) == 0, changed_tasks(second.stdout)

@@ -168,8 +168,11 @@ def auto_conf(session) -> dict:
 
 
 def pending_restart(session) -> set:
-    """Parameters whose new value waits for a restart."""
-    return {row[0] for row in session.rows("SELECT name FROM pg_settings WHERE pending_restart")}
+    """Parameters whose new value waits for a restart. One set on the server's command line (the
+    container's settings) is not: a restart keeps the command line's value, yet after any reload the
+    server flags it whenever postgresql.conf holds another value."""
+    return {row[0] for row in session.rows(
+        "SELECT name FROM pg_settings WHERE pending_restart AND source <> 'command line'")}
 
 
 def desired_settings(p: dict, server: dict, container) -> tuple[dict, dict]:

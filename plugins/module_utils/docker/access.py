@@ -45,6 +45,14 @@ def run_in(container, argv: list[str], user: str = "postgres") -> tuple[int, str
     return result.exit_code, result.output.decode("utf-8", "replace")
 
 
+def run_in_split(container, argv: list[str], user: str = "postgres") -> tuple[int, str, str]:
+    """Run a command in the container; (exit code, its standard output, its standard error)."""
+    with docker_action(f"running {argv[0]} in container {container.name!r}"):
+        result = container.exec_run(argv, user=user, demux=True)
+    out, err = result.output if isinstance(result.output, tuple) else (result.output, b"")
+    return result.exit_code, (out or b"").decode("utf-8", "replace"), (err or b"").decode("utf-8", "replace")
+
+
 def read_member(container, path: str) -> tuple[bytes, int, int] | None:
     """A file from the container's file system (a stopped container too) with its owner: (content,
     uid, gid), or None when it does not exist."""

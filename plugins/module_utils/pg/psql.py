@@ -13,7 +13,7 @@ they are given as a dict; psql quotes them itself, and the query reaches psql on
 from __future__ import annotations
 
 
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import run_in
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import run_in_split
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import env_to_dict
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import QueryError, SessionReads, mask
 
@@ -57,9 +57,11 @@ class ContainerSession(SessionReads):
         """Run `query`; its rows as lists of text (psql gives no column names here: no dicts)."""
         if dicts:
             raise ValueError("ContainerSession returns rows of text, not dicts")
-        code, out = run_in(self.container, psql_argv(query, self.user, self.dbname, params))
+        # the rows are psql's standard output only: a server WARNING (a collation version mismatch
+        # after an upgrade across C libraries, say) goes to its standard error
+        code, out, err = run_in_split(self.container, psql_argv(query, self.user, self.dbname, params))
         if code != 0:
-            reason = mask(out.strip(), self.secrets)
+            reason = mask((err.strip() or out.strip()), self.secrets)
             raise QueryError(f"{what}: {reason}", reason)
         return parse_output(out)
 

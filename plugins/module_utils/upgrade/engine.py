@@ -18,6 +18,7 @@ import posixpath
 import time
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.container.engine import ContainerEngine
+from ansible_collections.pgdock.postgres.plugins.module_utils.container.spec import settings_from_command
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import UPSTREAM_LABEL
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import (
     read_file,
@@ -43,6 +44,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout impo
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.progress import Progress
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
+from ansible_collections.pgdock.postgres.plugins.module_utils.pg.psql import ContainerSession
 from ansible_collections.pgdock.postgres.plugins.module_utils.runner import ActionLog
 from ansible_collections.pgdock.postgres.plugins.module_utils.upgrade import helper_scripts as scripts
 from ansible_collections.pgdock.postgres.plugins.module_utils.upgrade.cluster_facts import initdb_args, read_cluster_facts
@@ -58,6 +60,9 @@ try:
 except ImportError:  # pragma: no cover - run_engine reports the missing SDK
     pass
 
+COLLATION_QUERY = ("SELECT datname, datcollversion, pg_database_collation_actual_version(oid) FROM pg_database "
+                   "WHERE datallowconn AND datcollversion IS DISTINCT FROM pg_database_collation_actual_version(oid) "
+                   "ORDER BY datname")
 # transfer modes after which the old cluster's files belong to the new one
 HANDING_OVER = ("link", "swap")
 
@@ -207,7 +212,7 @@ class InPlaceUpgrade:
         conf, dropped = carried_conf(read_file(container, f"{old_pgdata}/postgresql.conf") or "", plan["known"], old_major)
         auto, dropped_auto = carried_auto_conf(read_file(container, f"{old_pgdata}/postgresql.auto.conf") or "",
                                                plan["known"])
-        dropped = sorted(set(dropped) | set(dropped_auto))
+        dropped = sorted(set(dropped) | set(dropped_auto) | set(self._carry_container_settings(container, plan["known"])))
         if dropped:
             self.warn(f"settings of the PostgreSQL {old_major} configuration files that PostgreSQL "
                       f"{self.layout.major} does not have were left out: {', '.join(dropped)}")
@@ -242,8 +247,31 @@ class InPlaceUpgrade:
         run_in(server, ["rm", "-f", f"{self.layout.pgdata}/{scripts.MARKER}"])
         self._analyze(server)
         summary = self._summary(old_major, plan, downtime=downtime, dropped=dropped)
+        summary["collation_changed"] = self._collation_changes(server)
         return self.log.result(upgrade=summary, phases=self.progress.phases, container=started.get("container"),
                                progress_file=self.p.get("progress_file"))
+
+    def _collation_changes(self, server) -> list[dict]:
+        """Databases whose default collation's version differs on the new image (its C library sorts
+        text another way): their indexes on text may be out of order until rebuilt."""
+        rows = ContainerSession(server).rows(COLLATION_QUERY)
+        changes = [{"database": name, "from": before, "to": after} for name, before, after in rows]
+        if changes:
+            self.warn(f"the C library of {self.p['image']!r} has another collation version than the old image's for "
+                      f"{', '.join(c['database'] for c in changes)}: indexes on text columns may be out of order. "
+                      "In each database run REINDEX DATABASE (or reindex the affected indexes), then ALTER DATABASE "
+                      "... REFRESH COLLATION VERSION")
+        return changes
+
+    def _carry_container_settings(self, container, known: set | None = None) -> list[str]:
+        """The container's own settings (its `-c` arguments: TLS files, archiving...) kept under
+        `server.settings` for the new one, so that the server's tasks find it as they made it; the
+        names the new major lacks (`known`: those it has; None: all) are left out and returned."""
+        old = settings_from_command((container.attrs.get("Config") or {}).get("Cmd"))
+        dropped = refused_settings(old, known) if known is not None else []
+        kept = {name: value for name, value in old.items() if name not in dropped}
+        self.server["settings"] = dict(kept, **(self.server.get("settings") or {}))
+        return dropped
 
     def _stop(self, container) -> None:
         container.stop(timeout=self.server["stop_timeout"])
@@ -298,6 +326,7 @@ class InPlaceUpgrade:
             return self.log.result(upgrade={"state": "upgraded, new server not started yet"})
         if self.p["state"] == "checked":
             return self.log.result(upgrade={"state": "upgraded", "to_major": self.layout.major})
+        self._carry_container_settings(container)
         result = ContainerEngine(self.server, self.check_mode, False, self.warn).run()
         self.log.extend(result["actions"], "server: ")
         if marker == "upgraded" and not self.check_mode:
