@@ -217,6 +217,8 @@ class LogicalMethod:
         reverse = self.p["reverse_replication"]
         if reverse:
             self.reverse.prepare()
+        elif state.get("reverse"):  # an attempt with it that rolled back: its slots would hold stale changes
+            self.reverse.drop()
         sessions = Sessions(self.run)
         source = sessions.source("postgres")
         result: dict = {}
@@ -263,6 +265,7 @@ class LogicalMethod:
 
     def aborted(self) -> dict:
         state = prepare_abort(self.run)
+        self.reverse.remove_passfile((state or {}).get("reverse"))
         remove_target(self.run)   # its subscriptions go with it; their walsenders end
         with self.run.source.session() as session:
             databases = [r[0] for r in session.rows(

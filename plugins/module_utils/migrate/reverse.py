@@ -350,10 +350,14 @@ class ReverseReplication:
             with self._target() as target:
                 if publisher.role_exists(target, role):
                     publisher.drop_role(self.run, target, role, databases, side="target", open_db=self._target)
-        path = reverse.get("passfile")
+        self.remove_passfile(reverse)
+        self.run.save_state(reverse=None)
+
+    def remove_passfile(self, reverse: dict) -> None:
+        """The source's passfile for the target, gone from its secrets directory."""
+        path = (reverse or {}).get("passfile")
         if path and os.path.exists(path):
             self.run.log.do(f"remove {path}", os.remove, path)
-        self.run.save_state(reverse=None)
 
     # -- helpers -----------------------------------------------------------------------------------
     def _databases(self) -> list[str]:
