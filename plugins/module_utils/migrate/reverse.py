@@ -247,9 +247,10 @@ class ReverseReplication:
             return {"state": "planned"}
         result: dict = {}
         try:
-            for database in reverse["databases"]:  # before the fence: connections take time
+            for database in ["postgres", *reverse["databases"]]:  # before the fence: connections take time
                 sessions.source(database)
                 sessions.target(database)
+            self.method.tables()   # read before the fence too
             target = sessions.target("postgres")
 
             def catch_up():
