@@ -39,6 +39,15 @@ description:
     lets the target catch up, makes it the primary and, with O(pooler), repoints that PgBouncer to
     it between PAUSE and RESUME. O(state=aborted) removes what the migration made (the target, and
     on the source its slot, publication and replication role) and lets the source take writes again.
+  - With O(method=logical) and O(reverse_replication=true), the cutover also makes the source a
+    subscriber of the target (a publication and a logical slot per database on the target, made
+    while writes are stopped and before the target takes any, and a subscription per database on
+    the source), so that the source receives every write made on the target.
+    O(state=reverted) switches back (the target fenced, every reverse subscription caught up, the
+    source's sequences set from the target, the source writable, the pooler repointed to it) and
+    leaves the target running and read-only. O(state=finalized) declares the migration final and
+    drops the reverse replication. The source must be a container made by this collection on this
+    Docker host (O(source.container)), which gets the passfile of its login to the target.
   - Before anything changes, the source is checked for what the method needs (version, C(wal_level),
     C(max_wal_senders), a replication rule in its C(pg_hba.conf) for the containers' address, a
     superuser or replication login). Every problem is reported at once with its fix; nothing is
@@ -67,9 +76,12 @@ options:
     choices: [physical, logical, dump]
     required: true
   state:
-    description: V(synced), V(cutover) or V(aborted).
+    description:
+      - V(synced), V(cutover) or V(aborted).
+      - V(reverted) (after a cutover with O(reverse_replication)) switches the clients back to the
+        source; V(finalized) ends the reverse replication. Both with O(method=logical) only.
     type: str
-    choices: [synced, cutover, aborted]
+    choices: [synced, cutover, aborted, reverted, finalized]
     default: synced
   source:
     description: The server to migrate, as the Docker host and the containers reach it.
@@ -132,6 +144,13 @@ options:
       container_port:
         description: The source's port as containers see it (default O(source.login_port)).
         type: int
+      container:
+        description:
+          - The source's container, when it is one made by P(pgdock.postgres.container#module) on this
+            Docker host. Needed by O(reverse_replication) - the source's passfile for its login to the
+            target goes into this container's secrets directory, and the source reaches the target on
+            a Docker network they share unless O(reverse_host) is given.
+        type: str
   target:
     description:
       - The target container's options, as P(pgdock.postgres.container#module) takes them (image,
@@ -184,10 +203,23 @@ options:
     default: []
   reverse_replication:
     description:
-      - With V(logical), keep the source as a subscriber of the target after cutover, so that going back loses nothing.
-      - Not available yet; V(true) is refused and nothing is changed.
+      - With V(logical), keep the source as a subscriber of the target after cutover, so that going
+        back (O(state=reverted)) loses nothing.
+      - Needs O(source.container); the target is made with C(wal_level=logical), and gets the role
+        O(replication_user) (its password O(replication_password), or generated) with a pg_hba.conf
+        rule from its networks.
+      - Refused, with nothing changed, when the source is not such a container.
     type: bool
     default: false
+  reverse_host:
+    description:
+      - With O(reverse_replication), the target's address as the source's container reaches it.
+      - Default the target's container name, on a Docker network both share.
+    type: str
+  reverse_port:
+    description: With O(reverse_host), the target's port there.
+    type: int
+    default: 5432
   verify:
     description: The check after the copy, V(counts) (row counts), V(checksum) (a hash of each table's rows too) or V(none).
     type: str
@@ -273,6 +305,34 @@ EXAMPLES = r"""
     pooler: app-pooler
     source: {login_host: db1.example.com, login_password: "{{ vault_source_password }}"}
     target: {image: postgres:16, networks: [{name: app}], published_port: 15432}
+
+- name: Upgrade a pgdock PostgreSQL 15 container to 18, keeping the old server up to date after the cutover
+  pgdock.postgres.migrate:
+    name: orders-db-18
+    method: logical
+    state: cutover
+    reverse_replication: true
+    pooler: app-pooler
+    source:
+      login_host: 127.0.0.1
+      login_port: 5432
+      login_password: "{{ vault_superuser_password }}"
+      container: orders-db
+      container_host: orders-db
+      network: app
+    superuser_password: "{{ vault_superuser_password }}"
+    target: {image: postgres:18, networks: [{name: app}], published_port: 15433}
+
+- name: Go back to the old server (nothing written on the new one is lost)
+  pgdock.postgres.migrate:
+    name: orders-db-18
+    method: logical
+    state: reverted
+    reverse_replication: true
+    pooler: app-pooler
+    source: {login_host: 127.0.0.1, login_password: "{{ vault_superuser_password }}", container: orders-db,
+             container_host: orders-db, network: app}
+    target: {image: postgres:18, networks: [{name: app}], published_port: 15433}
 """
 
 RETURN = r"""
@@ -285,7 +345,7 @@ migration:
       description: The method.
       type: str
     state:
-      description: V(planned) (check mode), V(synced), V(cut_over) or V(aborted).
+      description: V(planned) (check mode), V(synced), V(cut_over), V(aborted), V(reverted) or V(finalized).
       type: str
     source:
       description: The source, as host (or socket directory) and port.
@@ -294,13 +354,22 @@ migration:
       description: The target container.
       type: str
     write_downtime_seconds:
-      description: At cutover, the seconds during which the source took no writes and the target did not yet.
+      description:
+        - At cutover, the seconds during which the source took no writes and the target did not yet.
+        - With O(state=reverted), the same for the way back (the target fenced until the source took writes).
       type: float
-      returned: at cutover
+      returned: at cutover and revert
     connection:
-      description: Where clients connect now (container, host and port on the Docker host), after cutover.
+      description: Where clients connect now (container, host and port on the Docker host), after cutover or revert.
       type: dict
-      returned: at cutover
+      returned: at cutover and revert
+    reverse_replication:
+      description:
+        - With V(logical) after a cutover with O(reverse_replication), the reverse subscription's name,
+          its slots on the target per database, whether the source subscribes, and the target's host
+          and port as the source reaches it; V(null) without reverse replication or once it is dropped.
+      type: dict
+      returned: with method logical, at cutover
     lag_bytes:
       description:
         - With V(physical) and O(state=synced), how far the target's replay is behind the source's WAL.
@@ -328,9 +397,11 @@ migration:
       type: dict
       returned: with method logical, state synced
     sequences_set:
-      description: With V(logical), the sequences set on the target from the source at cutover.
+      description:
+        - With V(logical), the sequences set on the target from the source at cutover.
+        - With O(state=reverted), those set on the source from the target.
       type: int
-      returned: with method logical, at cutover
+      returned: with method logical, at cutover and revert
     materialized_views_refreshed:
       description: With V(logical), the materialized views refreshed on the target after the switch (the schema copy leaves them empty).
       type: int

@@ -71,11 +71,11 @@ def source_leftovers(source) -> dict:
 
 class Writers(WriterThreads):
     """`count` threads inserting through a port as app, each acknowledged commit recorded with
-    its time; failures counted. Bounded by `seconds_max`."""
+    its time; failures counted. Bounded by `seconds_max`. Writers are numbered from `first`."""
 
-    def __init__(self, port: int, count: int = 4, seconds_max: float = 90):
+    def __init__(self, port: int, count: int = 4, seconds_max: float = 90, first: int = 0):
         super().__init__(count)
-        self.port, self.deadline = port, time.monotonic() + seconds_max
+        self.port, self.deadline, self.first = port, time.monotonic() + seconds_max, first
         self.failures: list[str] = []
 
     def _write(self, writer: int) -> None:
@@ -87,13 +87,13 @@ class Writers(WriterThreads):
             while not self.stop.is_set() and time.monotonic() < self.deadline:
                 n += 1
                 try:
-                    cur.execute("insert into public.writes (writer, n) values (%s, %s)", (writer, n))
+                    cur.execute("insert into public.writes (writer, n) values (%s, %s)", (self.first + writer, n))
                 except psycopg2.Error as exc:
                     with self.lock:
                         self.failures.append(f"writer {writer} #{n}: {exc}".strip())
                     return
                 with self.lock:
-                    self.acked.append((writer, n, time.monotonic()))
+                    self.acked.append((self.first + writer, n, time.monotonic()))
         conn.close()
 
     def longest_gap(self) -> float:

@@ -18,11 +18,17 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.runner import time
 
 
 class Cutover:
-    """One cutover. `run` is the MigrateRun (its pooler, log, target name and options)."""
+    """One cutover. `run` is the MigrateRun (its pooler, log, target name and options). The server
+    left is the source and the pooler goes to the target, unless `switch_to` ((host, port) as the
+    pooler reaches the new server) and `side` (the server left, "source" or "target") say otherwise:
+    a revert leaves the target for the source. `fenced_key`: the state key that records the fence."""
 
-    def __init__(self, run, source_session):
+    def __init__(self, run, source_session, switch_to: tuple | None = None, side: str = "source",
+                 fenced_key: str = "fenced"):
         self.run = run
         self.source = source_session
+        self.switch_to = switch_to or (run.name, 5432)
+        self.side, self.fenced_key = side, fenced_key
         self.timings: dict = {}
 
     def switch(self, catch_up, pause_during_catch_up: bool = True, spare=()) -> dict:
@@ -38,8 +44,8 @@ class Cutover:
         fenced_at = time.monotonic()
         try:
             ended = timed(self.timings, "fence", fence, self.source, spare)
-            self.run.save_state(fenced=True)
-            self.run.log.add(f"made the source read-only for new transactions and ended {ended} client sessions")
+            self.run.save_state(**{self.fenced_key: True})
+            self.run.log.add(f"made the {self.side} read-only for new transactions and ended {ended} client sessions")
             timed(self.timings, "catch_up", catch_up)
         except Exception as exc:  # pylint: disable=broad-except  # every failure before the repoint rolls back
             self._roll_back(exc)
@@ -47,8 +53,8 @@ class Cutover:
             if not pause_during_catch_up:
                 self._pause(pooler)
             try:
-                timed(self.timings, "repoint", pooler.repoint, self.run.name)
-                self.run.log.add(f"repointed pooler {pooler.container.name} to {self.run.name}")
+                timed(self.timings, "repoint", pooler.repoint, *self.switch_to)
+                self.run.log.add(f"repointed pooler {pooler.container.name} to {self.switch_to[0]}")
             finally:
                 timed(self.timings, "resume", pooler.admin.resume)
                 self.run.log.add(f"resumed pooler {pooler.container.name}")
@@ -64,9 +70,9 @@ class Cutover:
         problems = []
         try:
             unfence(self.source)
-            self.run.save_state(fenced=False)
+            self.run.save_state(**{self.fenced_key: False})
         except Exception as exc:  # pylint: disable=broad-except
-            problems.append(f"the source could not be made writable again ({exc}): run "
+            problems.append(f"the {self.side} could not be made writable again ({exc}): run "
                             "ALTER SYSTEM RESET default_transaction_read_only; SELECT pg_reload_conf() on it")
         if self.run.pooler is not None:
             with contextlib.suppress(Exception):
@@ -74,6 +80,7 @@ class Cutover:
         if problems:
             raise PgdockError(f"cutover aborted before the clients were switched ({reason}), and "
                               + "; ".join(problems), actions=self.run.log.actions, timings=self.timings) from None
-        raise PgdockError(f"cutover aborted before the clients were switched: {reason}. Rolled back: the source "
-                          "takes writes again" + (" and the pooler resumed on it" if self.run.pooler else ""),
+        raise PgdockError(f"cutover aborted before the clients were switched: {reason}. Rolled back: the "
+                          f"{self.side} takes writes again" + (" and the pooler resumed on it" if self.run.pooler
+                                                               else ""),
                           actions=self.run.log.actions, timings=self.timings) from None

@@ -67,7 +67,8 @@ def method_class(method: str):
 class MigrateRun:
     """One run of the migrate module. A method object (`method_class`) gets this run and uses its
     services; it implements plan() -> [descriptions], synced() -> dict, cutover() -> dict and
-    aborted() -> dict (the dicts go into the result's `migration`)."""
+    aborted() -> dict, and the logical method reverted() and finalized() (the dicts go into the
+    result's `migration`)."""
 
     def __init__(self, params: dict, check_mode: bool, warn):
         self.p = params
@@ -103,6 +104,8 @@ class MigrateRun:
         if self.p["state"] == "aborted":
             return self._result(method.aborted())
         self.facts = self._source_facts()
+        if self.p["state"] in ("reverted", "finalized"):  # after a cutover: the method checks what it needs
+            return self._result(getattr(method, self.p["state"])())
         found = preflight.problems(self.p["method"], self.facts, self.layout.major, self.p.get("databases"))
         found += method.problems()
         if found:
@@ -120,6 +123,10 @@ class MigrateRun:
                          ("wait_timeout", 1), ("exact_count_max_bytes", 0)):
             if self.p[key] < low:
                 raise PgdockError(f"{key}: {self.p[key]} is below {low}")
+        if self.p["method"] != "logical" and (self.p["reverse_replication"]
+                                              or self.p["state"] in ("reverted", "finalized")):
+            raise PgdockError(f"reverse_replication and the states reverted and finalized are for method logical "
+                              f"only; method {self.p['method']} leaves the source as it was at the switch")
 
     def _check_target_is_ours(self) -> None:
         """The target container and volume are this migration's, or do not exist yet."""
@@ -168,8 +175,11 @@ class MigrateRun:
         mounts += [dict(m, tmpfs_size=None, tmpfs_mode=None) for m in self.route.mount_specs()
                    if m["target"] not in [t["target"] for t in mounts]]
         labels = dict(target.get("labels") or {}, **{MIGRATED_LABEL: self.source.describe()})
+        settings = dict(target.get("settings") or {})
+        if self.p.get("reverse_replication"):  # the target publishes back to the source after the cutover
+            settings.setdefault("wal_level", "logical")
         params = container_params(**dict(target, name=self.name, state="started", networks=networks,
-                                         mounts=mounts, labels=labels, secrets_dir=self.secrets_dir,
+                                         settings=settings, mounts=mounts, labels=labels, secrets_dir=self.secrets_dir,
                                          superuser_password=self.p.get("superuser_password")))
         params.update(connection_options(self.p))
         return params

@@ -36,6 +36,7 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.logical_ch
     unknown_skips,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.preflight import replication_rule_problem
+from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.reverse import ReverseReplication
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.source import REPLICATION_PGPASS
 from ansible_collections.pgdock.postgres.plugins.module_utils.migrate.target_lifecycle import (
     fresh_target,
@@ -85,14 +86,11 @@ class LogicalMethod:
         self.p = run.p
         self.name = object_name(run.name)
         self._tables: dict | None = None
+        self.reverse = ReverseReplication(self)
 
     # -- checks and plan ---------------------------------------------------------------------------
     def problems(self) -> list[str]:
-        found = []
-        if self.p["reverse_replication"]:
-            found.append("reverse_replication is not available yet with method logical; cut over without it: the "
-                         "source stays as it was at the switch (read-only), so going back means letting it take "
-                         "writes again and pointing clients at it, without the writes made on the target since")
+        found = self.reverse.problems()
         if self.run.facts["major"] < 10 or not self.run.facts["superuser"]:
             return found  # preflight says why; the catalogs below may not be readable
         try:
@@ -163,7 +161,7 @@ class LogicalMethod:
     def plan(self) -> list[str]:
         state = self.run.state() or {}
         steps = []
-        if state.get("phase") == "cut_over":
+        if state.get("phase") in ("cut_over", "reverted"):
             return steps
         if not self._subscribed(state):
             user = self.p["replication_user"]
@@ -182,22 +180,26 @@ class LogicalMethod:
         if self.p["state"] == "cutover":
             if self.run.pooler is not None:
                 steps.append(f"pause pooler {self.p['pooler']}")
+            steps += self.reverse.plan_cutover_before()
             steps += ["make the source read-only for new transactions and end its client sessions",
                       "wait until every subscription has applied the source's last WAL position",
                       f"copy the tables left out ({len(self.skipped())} per database where they exist)",
-                      "set every sequence on the target from the source",
-                      "let the target take writes"]
+                      "set every sequence on the target from the source"]
+            steps += self.reverse.plan_cutover_slots()
+            steps += ["let the target take writes"]
             if self.run.pooler is not None:
                 steps += [f"repoint pooler {self.p['pooler']} to {self.run.name} and resume it"]
             steps += ["compare both sides as they were at the switch (roles, databases, owners, extensions, "
                       "row counts)",
                       "drop the subscriptions on the target, the publications, slots and replication role on "
                       "the source", "refresh the materialized views on the target"]
+            steps += self.reverse.plan_cutover_after()
         return steps
 
     # -- states ------------------------------------------------------------------------------------
     def synced(self) -> dict:
         state = self.run.state() or {}
+        self.reverse.refuse_when_reverted(state)
         if state.get("phase") == "cut_over":
             return self._cut_over_result(state)
         self._ready(state)
@@ -205,11 +207,18 @@ class LogicalMethod:
 
     def cutover(self) -> dict:
         state = self.run.state() or {}
+        self.reverse.refuse_when_reverted(state)
         if state.get("phase") == "cut_over":
             self._finish(state)
+            self.reverse.subscribe()
             return self._cut_over_result(state)
         self._ready(state)
         self._wait_in_sync()
+        reverse = self.p["reverse_replication"]
+        if reverse:
+            self.reverse.prepare()
+        elif state.get("reverse"):  # an attempt with it that rolled back: its slots would hold stale changes
+            self.reverse.drop()
         sessions = Sessions(self.run)
         source = sessions.source("postgres")
         result: dict = {}
@@ -221,14 +230,16 @@ class LogicalMethod:
 
             def catch_up():
                 steps = result["catch_up"] = {}
-                timed(steps, "applied", self._wait_applied, source, source.value("select pg_current_wal_lsn()::text"))
-                timed(steps, "skipped_tables", self._copy_skipped, sessions)
-                result["sequences"] = timed(steps, "sequences", self._sync_sequences, sessions)
+                timed(steps, "applied", self.wait_applied, source, source.value("select pg_current_wal_lsn()::text"))
+                timed(steps, "skipped_tables", self.copy_skipped, sessions.source, sessions.target)
+                result["sequences"] = timed(steps, "sequences", self.sync_sequences, sessions.source, sessions.target)
+                if reverse:
+                    timed(steps, "reverse_slots", self.reverse.make_slots, sessions)
                 timed(steps, "snapshot", sessions.take_snapshots)
                 timed(steps, "target_writable", self._open_target, sessions.target("postgres"))
 
             timings = Cutover(self.run, source).switch(catch_up, pause_during_catch_up=True,
-                                                       spare=sessions.source_pids())
+                                                       spare=sessions.pids())
             downtime = timings["write_downtime_seconds"]
             self.run.save_state(phase="cut_over", cut_over_at=now(), write_downtime_seconds=downtime)
             try:
@@ -239,16 +250,22 @@ class LogicalMethod:
         finally:
             sessions.close()
         self.run.save_state(verification=result["verification"])
+        if reverse:  # after the comparison (its changes would count as differences) and the forward subscriptions' drop
+            self.reverse.subscribe()
         return {"state": "cut_over", "write_downtime_seconds": downtime,
                 "timings": dict(timings, catch_up_steps=result["catch_up"]),
                 "sequences_set": result["sequences"], "materialized_views_refreshed": result["materialized_views"],
                 "connection": target_connection(self.run),
                 "verification": result["verification"],
+                "reverse_replication": self.reverse.describe(),
                 "note": "verified against what the target held at the switch; the source stays read-only; the "
-                        "subscriptions, publications, slots and the replication role are gone"}
+                        "subscriptions, publications, slots and the replication role are gone"
+                        + ("; the source subscribes to the target (state reverted goes back, state finalized "
+                           "ends it)" if reverse else "")}
 
     def aborted(self) -> dict:
         state = prepare_abort(self.run)
+        self.reverse.remove_passfile((state or {}).get("reverse"))
         remove_target(self.run)   # its subscriptions go with it; their walsenders end
         with self.run.source.session() as session:
             databases = [r[0] for r in session.rows(
@@ -260,7 +277,14 @@ class LogicalMethod:
 
     def _cut_over_result(self, state: dict) -> dict:
         return {"state": "cut_over", "write_downtime_seconds": state.get("write_downtime_seconds"),
-                "connection": target_connection(self.run), "verification": state.get("verification")}
+                "connection": target_connection(self.run), "verification": state.get("verification"),
+                "reverse_replication": self.reverse.describe()}
+
+    def reverted(self) -> dict:
+        return self.reverse.revert(Sessions(self.run))
+
+    def finalized(self) -> dict:
+        return self.reverse.finalize()
 
     # -- building ----------------------------------------------------------------------------------
     def _subscribed(self, state: dict) -> bool:
@@ -291,7 +315,7 @@ class LogicalMethod:
                 if self.p["replica_identity_full"]:
                     identity += publisher.set_identity_full(self.run, source, database, self._no_key(tables))
                     self.run.save_state(identity_full=identity)
-                publisher.create_publication(self.run, source, database, self.name, self._published(tables))
+                publisher.create_publication(self.run, source, database, self.name, self.published(tables))
                 slots.append(slot_name(self.name, int(source.value(
                     "select oid from pg_database where datname = current_database()"))))
             self.run.save_state(slots=slots)
@@ -324,7 +348,7 @@ class LogicalMethod:
                             target.run, statement, [connection, slot], "creating the subscription")
             return int(target.value(SUBSCRIPTION_OID_SQL, [self.name]))
 
-    def _published(self, tables: dict):
+    def published(self, tables: dict):
         """The tables of the publication, or None for FOR ALL TABLES (nothing left out)."""
         left_out = self.skipped() & tables["all"]
         if not left_out:
@@ -332,7 +356,7 @@ class LogicalMethod:
         return tables["all"] - left_out - tables["unlogged"]
 
     def _publication_label(self, tables: dict) -> str:
-        published = self._published(tables)
+        published = self.published(tables)
         return "all tables" if published is None else f"{len(published)} tables"
 
     def _no_key(self, tables: dict) -> set:
@@ -380,48 +404,51 @@ class LogicalMethod:
                                       actions=self.run.log.actions, databases=status)
                 time.sleep(POLL_SECONDS)
 
-    def _wait_applied(self, source, lsn: str) -> None:
-        """Wait (catchup_timeout) until every subscription has confirmed `lsn` of the source."""
-        slots = (self.run.state() or {}).get("slots") or []
+    def wait_applied(self, source, lsn: str, slots: list | None = None, side: str = "source") -> None:
+        """Wait (catchup_timeout) until every subscription has confirmed `lsn` of `side` (`source`, a
+        session there): the slots there of `slots` (default the forward subscriptions')."""
+        slots = (self.run.state() or {}).get("slots") or [] if slots is None else slots
         deadline = time.monotonic() + self.p["catchup_timeout"]
         while int(source.value(APPLIED_SQL, [slots, lsn]) or 0) < len(slots):
             if time.monotonic() > deadline:
-                raise PgdockError(f"the subscriptions did not apply the source's position {lsn} within "
+                raise PgdockError(f"the subscriptions did not apply the {side}'s position {lsn} within "
                                   f"{self.p['catchup_timeout']} s (catchup_timeout)")
             time.sleep(CATCH_UP_POLL_SECONDS)
-        self.run.log.add(f"every subscription applied the source's position {lsn}")
+        self.run.log.add(f"every subscription applied the {side}'s position {lsn}")
 
     # -- at cutover --------------------------------------------------------------------------------
-    def _copy_skipped(self, sessions) -> None:
-        """The tables left out of the publications, copied whole (writes are stopped)."""
+    def copy_skipped(self, read, write, to_side: str = "target") -> None:
+        """The tables left out of the publications, copied whole (writes are stopped) from the
+        sessions `read(database)` into those of `write(database)`, on `to_side`."""
         skipped = self.skipped()
         for database, tables in self.tables().items():
             for schema, table in sorted(skipped & tables["all"]):
                 name = sql.Identifier(schema, table)
-                source, target = sessions.source(database), sessions.target(database)
+                source, target = read(database), write(database)
                 with tempfile.SpooledTemporaryFile(max_size=64 * 1024 ** 2) as rows:
                     with source.conn.cursor() as cur:
                         cur.copy_expert(sql.SQL("copy {} to stdout").format(name), rows)
                     rows.seek(0)
-                    target.run(sql.SQL("truncate {}").format(name), what=f"emptying {schema}.{table} on the target")
+                    target.run(sql.SQL("truncate {}").format(name), what=f"emptying {schema}.{table} on the {to_side}")
                     with target.conn.cursor() as cur:
                         cur.copy_expert(sql.SQL("copy {} from stdin").format(name), rows)
-                self.run.log.add(f"copied {schema}.{table} of database {database!r} (left out of replication)")
+                self.run.log.add(f"copied {schema}.{table} of database {database!r} to the {to_side} (left out of "
+                                 "replication)")
 
     def _open_target(self, target) -> None:
         unfence(target)
         self.run.log.add("the target takes writes")
 
-    def _sync_sequences(self, sessions) -> int:
-        """Every sequence of the target set to the source's value; how many."""
+    def sync_sequences(self, read, write, sides: tuple = ("source", "target")) -> int:
+        """Every sequence set to its value in the sessions `read(database)` in those of
+        `write(database)` (`sides`: from, to); how many."""
         count = 0
         for database in self.run.databases():
-            values = sessions.source(database).rows(SEQUENCES_SQL)
+            values = read(database).rows(SEQUENCES_SQL)
             for schema, name, value in values:
-                sessions.target(database).run(SET_SEQUENCE_SQL, [schema, name, value],
-                                              what=f"setting sequence {schema}.{name}")
+                write(database).run(SET_SEQUENCE_SQL, [schema, name, value], what=f"setting sequence {schema}.{name}")
             count += len(values)
-        self.run.log.add(f"set {count} sequences on the target from the source")
+        self.run.log.add(f"set {count} sequences on the {sides[1]} from the {sides[0]}")
         return count
 
     def _refresh_materialized_views(self, sessions) -> int:
@@ -455,15 +482,7 @@ class LogicalMethod:
         everything of the migration on the source."""
         for database in self.run.databases():
             with self.run.target_session(database) as target:
-                if target.value(SUBSCRIPTION_OID_SQL, [self.name]) is None:
-                    continue
-                ident = sql.Identifier(self.name)
-
-                def drop(target=target, ident=ident):
-                    target.run(sql.SQL("alter subscription {} disable").format(ident))
-                    target.run(sql.SQL("alter subscription {} set (slot_name = none)").format(ident))
-                    target.run(sql.SQL("drop subscription {}").format(ident))
-                self.run.log.do(f"drop subscription {self.name} in database {database!r} on the target", drop)
+                publisher.drop_subscription(self.run, target, self.name, database, "target")
         publisher.remove_all(self.run, self.name, state, self.run.databases())
 
 
@@ -486,9 +505,9 @@ class Sessions:
         take_snapshots, what the target held at the switch (kept open for code that closes it)."""
         return KeptOpen(self._get("snapshot", database))
 
-    def source_pids(self) -> list[int]:
-        """The backends of the source sessions (the fence leaves them open)."""
-        return [session.conn.get_backend_pid() for (side, _db), session in self.open.items() if side == "source"]
+    def pids(self, which: str = "source") -> list[int]:
+        """The backends of the sessions on the source (or `which` side: the fence leaves them open)."""
+        return [session.conn.get_backend_pid() for (side, _db), session in self.open.items() if side == which]
 
     def take_snapshots(self) -> None:
         for (side, _database), session in self.open.items():

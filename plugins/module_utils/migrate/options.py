@@ -26,6 +26,7 @@ SOURCE_OPTIONS = dict(
     network=dict(type="str"),
     container_host=dict(type="str"),
     container_port=dict(type="int"),
+    container=dict(type="str"),
 )
 
 # the target: the container module's options (its name is the module's `name`; it is started; its
@@ -36,7 +37,7 @@ TARGET_OPTIONS = {key: entry for key, entry in CONTAINER_OPTIONS.items() if key 
 OPTIONS = dict(
     name=dict(type="str", required=True),
     method=dict(type="str", choices=["physical", "logical", "dump"], required=True),
-    state=dict(type="str", choices=["synced", "cutover", "aborted"], default="synced"),
+    state=dict(type="str", choices=["synced", "cutover", "aborted", "reverted", "finalized"], default="synced"),
     source=dict(type="dict", required=True, options=SOURCE_OPTIONS),
     target=dict(type="dict", default={}),
     superuser_password=dict(type="str", no_log=True),
@@ -49,6 +50,8 @@ OPTIONS = dict(
     replica_identity_full=dict(type="bool", default=False),
     skip_tables=dict(type="list", elements="str", default=[]),
     reverse_replication=dict(type="bool", default=False),
+    reverse_host=dict(type="str"),
+    reverse_port=dict(type="int", default=5432),
     verify=dict(type="str", choices=["counts", "checksum", "none"], default="counts"),
     exact_count_max_bytes=dict(type="int", default=1024 ** 3),
     max_lag_bytes=dict(type="int", default=16 * 1024 * 1024),

@@ -60,38 +60,41 @@ def role_exists(session, role: str) -> bool:
     return bool(session.value("select count(*) from pg_roles where rolname = %s", [role]))
 
 
-def ensure_role(run, session, role: str, password: str, databases: list[str]) -> bool:
+def ensure_role(run, session, role: str, password: str, databases: list[str], side: str = "source",
+                open_db=None) -> bool:
     """The replication role with LOGIN REPLICATION, `password` (its verifier), and read access to every
-    table (pg_read_all_data from 14 on, else USAGE and SELECT per schema); whether it was created."""
+    table (pg_read_all_data from 14 on, else USAGE and SELECT per schema, in sessions of
+    `open_db(database)`, default the source's) on `side`; whether it was created."""
     created = not role_exists(session, role)
     verb = "create" if created else "alter"
     statement = sql.SQL(verb + " role {} with login replication password %s").format(sql.Identifier(role))
-    run.log.do(f"{verb} role {role!r} on the source (LOGIN REPLICATION, password set as a verifier)",
+    run.log.do(f"{verb} role {role!r} on the {side} (LOGIN REPLICATION, password set as a verifier)",
                session.run, statement, [scram_verifier(password)], f"{verb} role {role}")
     if session.version >= 140000:
         session.run(sql.SQL("grant pg_read_all_data to {}").format(sql.Identifier(role)), what="granting read access")
         return created
     for database in databases:
-        with run.source.session(database) as db:
+        with (open_db or run.source.session)(database) as db:
             for (schema,) in db.rows(SCHEMAS_SQL):
                 for grant in ("grant usage on schema {} to {}", "grant select on all tables in schema {} to {}"):
                     db.run(sql.SQL(grant).format(sql.Identifier(schema), sql.Identifier(role)), what="granting read access")
     return created
 
 
-def set_identity_full(run, session, database: str, tables) -> list:
-    """REPLICA IDENTITY FULL on `tables`; the [database, schema, table] entries changed."""
+def set_identity_full(run, session, database: str, tables, side: str = "source") -> list:
+    """REPLICA IDENTITY FULL on `tables` (on `side`); the [database, schema, table] entries changed."""
     changed = []
     for schema, table in sorted(tables):
-        run.log.do(f"give {schema}.{table} in database {database!r} REPLICA IDENTITY FULL on the source",
+        run.log.do(f"give {schema}.{table} in database {database!r} REPLICA IDENTITY FULL on the {side}",
                    session.run, sql.SQL("alter table {} replica identity full").format(sql.Identifier(schema, table)),
                    None, "setting a replica identity")
         changed.append([database, schema, table])
     return changed
 
 
-def create_publication(run, session, database: str, name: str, tables) -> None:
-    """The publication of `database`: FOR ALL TABLES, or FOR TABLE `tables` when some are left out."""
+def create_publication(run, session, database: str, name: str, tables, side: str = "source") -> None:
+    """The publication of `database` (on `side`): FOR ALL TABLES, or FOR TABLE `tables` when some are
+    left out."""
     if tables is None:
         statement = sql.SQL("create publication {} for all tables").format(sql.Identifier(name))
         what = "all tables"
@@ -102,7 +105,7 @@ def create_publication(run, session, database: str, name: str, tables) -> None:
     else:
         statement = sql.SQL("create publication {}").format(sql.Identifier(name))
         what = "no tables"
-    run.log.do(f"create publication {name} ({what}) in database {database!r} on the source", session.run,
+    run.log.do(f"create publication {name} ({what}) in database {database!r} on the {side}", session.run,
                statement, None, "creating the publication")
 
 
@@ -114,9 +117,7 @@ def remove_all(run, name: str, state: dict, databases: list[str]) -> None:
                    + [f"{name}\\_%"])
     for database in databases:
         with writable_session(run, database) as db:
-            if db.value("select count(*) from pg_publication where pubname = %s", [name]):
-                run.log.do(f"drop publication {name} in database {database!r} on the source", db.run,
-                           sql.SQL("drop publication {}").format(sql.Identifier(name)), None, "dropping the publication")
+            drop_publication(run, db, name, database)
             for entry in state.get("identity_full") or []:
                 if entry[0] == database:
                     restore_identity(run, db, *entry)
@@ -137,24 +138,52 @@ def restore_identity(run, db, database: str, schema: str, table: str) -> None:
                    None, "restoring a replica identity")
 
 
-def drop_role(run, session, role: str, databases: list[str]) -> None:
-    """The replication role, with the privileges granted to it in `databases`."""
+def drop_role(run, session, role: str, databases: list[str], side: str = "source", open_db=None) -> None:
+    """The replication role on `side`, with the privileges granted to it in `databases` (sessions of
+    `open_db(database)`, default writable ones on the source)."""
     def drop():
         if session.version < 140000:
             for database in databases:
-                with writable_session(run, database) as db:
+                with (open_db or (lambda name: writable_session(run, name)))(database) as db:
                     db.run(sql.SQL("drop owned by {}").format(sql.Identifier(role)), what="revoking the role's grants")
         session.run(sql.SQL("drop role {}").format(sql.Identifier(role)), what="dropping the replication role")
-    run.log.do(f"drop role {role!r} on the source", drop)
+    run.log.do(f"drop role {role!r} on the {side}", drop)
 
 
-def drop_slots(run, session, names: list[str], patterns: list[str]) -> None:
-    """The replication slots named, or matching `patterns` (LIKE), ended and dropped."""
+def subscription_exists(session, name: str) -> bool:
+    """Whether the session's database has the subscription `name`."""
+    return bool(session.value("""select count(*) from pg_subscription where subname = %s and subdbid =
+                                 (select oid from pg_database where datname = current_database())""", [name]))
+
+
+def drop_subscription(run, session, name: str, database: str, side: str) -> None:
+    """The subscription `name` of `database` on `side` disabled, let go of its slot (whose owner drops
+    it) and dropped, when it exists."""
+    if not subscription_exists(session, name):
+        return
+    ident = sql.Identifier(name)
+
+    def drop():
+        session.run(sql.SQL("alter subscription {} disable").format(ident))
+        session.run(sql.SQL("alter subscription {} set (slot_name = none)").format(ident))
+        session.run(sql.SQL("drop subscription {}").format(ident))
+    run.log.do(f"drop subscription {name} in database {database!r} on the {side}", drop)
+
+
+def drop_publication(run, session, name: str, database: str, side: str = "source") -> None:
+    """The publication `name` of `database` on `side`, when it exists."""
+    if session.value("select count(*) from pg_publication where pubname = %s", [name]):
+        run.log.do(f"drop publication {name} in database {database!r} on the {side}", session.run,
+                   sql.SQL("drop publication {}").format(sql.Identifier(name)), None, "dropping the publication")
+
+
+def drop_slots(run, session, names: list[str], patterns: list[str], side: str = "source") -> None:
+    """The replication slots named, or matching `patterns` (LIKE), on `side`, ended and dropped."""
     for slot, _pid in session.rows(OUR_SLOTS_SQL, [names, patterns]):
-        run.log.do(f"drop replication slot {slot} on the source", drop_slot, session, slot)
+        run.log.do(f"drop replication slot {slot} on the {side}", drop_slot, session, slot, side)
 
 
-def drop_slot(session, slot: str) -> None:
+def drop_slot(session, slot: str, side: str = "source") -> None:
     """End the walsender that holds `slot` (it may take a moment to let go), then drop it."""
     deadline = time.monotonic() + SLOT_DROP_TIMEOUT
     while True:
@@ -166,5 +195,5 @@ def drop_slot(session, slot: str) -> None:
             return
         except QueryError as exc:
             if exc.sqlstate != "55006" or time.monotonic() > deadline:  # object_in_use: still active
-                raise PgdockError(f"replication slot {slot} on the source could not be dropped: {exc.reason}") from None
+                raise PgdockError(f"replication slot {slot} on the {side} could not be dropped: {exc.reason}") from None
             time.sleep(0.2)

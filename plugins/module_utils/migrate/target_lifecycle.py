@@ -59,7 +59,9 @@ def prepare_abort(run) -> dict | None:
     state = run.state()
     if state is not None and state.get("phase") == "cut_over":
         raise PgdockError(f"the migration into {run.name!r} was cut over already: the target is the "
-                          "primary now and the source is read-only; nothing to abort")
+                          "primary now and the source is read-only; nothing to abort (with reverse_replication, "
+                          "state reverted switches back to the source and state finalized ends the reverse "
+                          "replication)")
     if state is not None and state.get("fenced"):
         with run.source.session() as source:
             if is_fenced(source):

@@ -32,7 +32,7 @@ SEAMS = {
     "backup": {"hba.server_file"},
     "pooler": {"hba.rules", "hba.server_file"},
     "monitor": {"hba.rules", "hba.server_file", "role.engine"},
-    "migrate": {"container.engine", "container.options", "container.spec", "hba.rules", "pooler.handle",
+    "migrate": {"container.engine", "container.options", "container.spec", "hba.rules", "hba.server_file", "pooler.handle",
                 "pooler.auth", "replication.basebackup", "replication.engine", "replication.setup", "role.engine",
                 "switchover.promotion"},
 }
