@@ -3,9 +3,12 @@ in their own volumes to 18 with the test bed's helper image (testbed/images/upgr
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
+import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 import docker
@@ -13,6 +16,7 @@ import psycopg2
 import pytest
 
 from ansible_runner import REPO, run_module, run_playbook
+from ansible_collections.pgdock.postgres.plugins.module_utils.contract import HELPER_LABEL
 from conftest import PGBOUNCER_IMAGE
 from pgclient import sql, unused_port, wait_until
 from test_server_role import recap_changed
@@ -236,7 +240,10 @@ def test_upgrade_playbook_upgrades_the_primary_and_rebuilds_its_replica(stack_15
         pgdock_upgrade_step="check"), json_output=False)
     assert blocked.returncode != 0 and "vacuum_defer_cleanup_age" in blocked.stdout, blocked.stdout[-3000:]
 
-    assert deploy(upgraded, REPO / "playbooks" / "upgrade.yml") > 0
+    first = run_playbook(REPO / "playbooks" / "upgrade.yml", extra_vars=upgraded, json_output=False)
+    assert first.returncode == 0 and recap_changed(first.stdout) > 0, first.stdout[-3000:]
+    assert re.search(r"PostgreSQL 15 to 18: upgraded, server down for [\d.]+ s; checks [\d.]+ s; initdb", first.stdout), \
+        first.stdout[first.stdout.find("TASK [pgdock.postgres.server : Upgrade of"):][:1500]
     name, replica = stack["pgdock_server_name"], stack["pgdock_replicas"][0]["name"]
     port, pw = stack["pgdock_server_published_port"], stack["pgdock_server_superuser_password"]
     assert sql(port, pw, "SELECT current_setting('server_version_num')::int / 10000, current_setting('ssl'), "
@@ -251,3 +258,36 @@ def test_upgrade_playbook_upgrades_the_primary_and_rebuilds_its_replica(stack_15
     # everything converged: a second run changes nothing
     second = run_playbook(REPO / "playbooks" / "upgrade.yml", extra_vars=upgraded, json_output=False)
     assert second.returncode == 0 and recap_changed(second.stdout) == 0, changed_tasks(second.stdout)
+
+
+def kill_helper_at(docker_client, server: str, marker: str, timeout: float = 120) -> bool:
+    """Kill the pg_upgrade helper of `server` once its output shows `marker`; whether it was killed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for helper in docker_client.containers.list(filters={"label": f"{HELPER_LABEL}=pg_upgrade of {server}"}):
+            if marker in helper.logs().decode():
+                helper.kill()
+                return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("phase", ["check", "transfer"])
+def test_helper_killed_during_pg_upgrade_gives_the_old_server_back(pg_server, pg_image, helper_image,
+                                                                   docker_client, phase):
+    server = pg_server(15)
+    port, pw = server["port"], server["password"]
+    _app_pw, before = seed(server)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(run_module, "upgrade", upgrade_args(server, pg_image(18), helper_image))
+        assert kill_helper_at(docker_client, server["name"], f"pgdock-phase {phase}"), "no pg_upgrade helper seen"
+        result = running.result(timeout=600)
+    assert result.failed and "runs again, unchanged" in result["msg"], result
+    container = docker_client.containers.get(server["name"])
+    assert container.status == "running" and container.attrs["Config"]["Image"] == pg_image(15)
+    assert sql(port, pw, FINGERPRINT) == before
+    assert "18" not in volume_listing(docker_client, server, helper_image)
+    # and the upgrade goes through when run again
+    again = run_module("upgrade", upgrade_args(server, pg_image(18), helper_image))
+    assert again.changed and not again.failed, again
+    assert sql(port, pw, FINGERPRINT) == before

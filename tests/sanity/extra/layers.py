@@ -35,6 +35,7 @@ SEAMS = {
     "migrate": {"container.engine", "container.options", "container.spec", "hba.rules", "hba.server_file", "pooler.handle",
                 "pooler.auth", "replication.basebackup", "replication.engine", "replication.setup", "role.engine",
                 "switchover.promotion"},
+    "upgrade": {"container.engine", "container.options", "container.spec"},
 }
 
 
