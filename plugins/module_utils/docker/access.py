@@ -13,7 +13,7 @@ import time
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.contract import HELPER_LABEL, POSTGRES_UID
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client import docker_action, managed_labels
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import env_to_dict
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import container_superuser
 from ansible_collections.pgdock.postgres.plugins.module_utils.errors import PgdockError
 
 try:
@@ -134,10 +134,9 @@ def restart_server(container, wait_timeout: int, stop_timeout: int | None = None
     """Restart a server container (clean shutdown first, within its own stop timeout unless one is
     given) and wait until it accepts connections as its superuser."""
     config = container.attrs.get("Config") or {}
-    superuser = env_to_dict(config.get("Env")).get("POSTGRES_USER") or "postgres"
     with docker_action(f"restarting container {container.name!r}"):
         container.restart(timeout=int(stop_timeout or config.get("StopTimeout") or 120))
-    wait_until_ready(container, superuser, wait_timeout)
+    wait_until_ready(container, container_superuser(container), wait_timeout)
 
 
 def run_helper(client, image: str, argv: list[str], mounts: list, what: str, network: str | None = None,

@@ -48,6 +48,21 @@ def env_to_dict(items: list | None) -> dict:
     return dict(item.split("=", 1) if "=" in item else (item, "") for item in items or [])
 
 
+def container_env(container) -> dict:
+    """A container's environment as a dict."""
+    return env_to_dict((container.attrs.get("Config") or {}).get("Env"))
+
+
+def container_superuser(container) -> str:
+    """The superuser of a server container (POSTGRES_USER, postgres when unset)."""
+    return container_env(container).get("POSTGRES_USER") or "postgres"
+
+
+def container_pgdata(container) -> str:
+    """Where a server container keeps its cluster (PGDATA, the pre-18 place when unset)."""
+    return container_env(container).get("PGDATA") or OLD_LAYOUT_PGDATA
+
+
 def image_env(image_attrs: dict) -> dict:
     """An image's environment as a dict."""
     return env_to_dict((image_attrs.get("Config") or {}).get("Env"))

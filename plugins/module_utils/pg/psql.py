@@ -14,7 +14,7 @@ from __future__ import annotations
 
 
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.access import run_in_split
-from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import env_to_dict
+from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import container_superuser
 from ansible_collections.pgdock.postgres.plugins.module_utils.pg.sql import QueryError, SessionReads, mask
 
 FIELD_SEPARATOR, RECORD_SEPARATOR = "\x1f", "\x1e"
@@ -49,8 +49,7 @@ class ContainerSession(SessionReads):
                  user: str | None = None):
         """`user`: the role to log in as; the container's superuser (POSTGRES_USER) by default."""
         self.container, self.check_mode, self.dbname, self.secrets = container, check_mode, dbname, list(secrets)
-        self.user = user or env_to_dict((container.attrs.get("Config") or {}).get("Env")).get("POSTGRES_USER") \
-            or "postgres"
+        self.user = user or container_superuser(container)
         self.queries: list[str] = []
 
     def run(self, query: str, params: dict | None = None, what: str = "query", dicts: bool = False):

@@ -35,8 +35,8 @@ from ansible_collections.pgdock.postgres.plugins.module_utils.docker.client impo
     is_managed,
 )
 from ansible_collections.pgdock.postgres.plugins.module_utils.docker.layout import (
-    OLD_LAYOUT_PGDATA,
-    env_to_dict,
+    container_pgdata,
+    container_superuser,
     layout_of_image,
     major_of,
     parse_handed_over,
@@ -127,8 +127,7 @@ class InPlaceUpgrade:
     # -- what is there -------------------------------------------------------------------------------
     def _old_pgdata_in_volume(self, container) -> str:
         """The container's PGDATA relative to its data volume's mount point."""
-        env = env_to_dict((container.attrs.get("Config") or {}).get("Env"))
-        pgdata = env.get("PGDATA") or OLD_LAYOUT_PGDATA
+        pgdata = container_pgdata(container)
         for mount in container.attrs.get("Mounts") or []:
             if mount.get("Type") == "volume" and mount.get("Name") == self.volume:
                 return posixpath.relpath(pgdata, mount["Destination"])
@@ -208,7 +207,7 @@ class InPlaceUpgrade:
     def _upgrade(self, container, old_major: int, old_rel: str, new_rel: str, plan: dict) -> dict:
         root = self.layout.volume_path
         old_dir, new_dir = posixpath.normpath(posixpath.join(root, old_rel)), posixpath.join(root, new_rel)
-        old_pgdata = env_to_dict(container.attrs["Config"].get("Env")).get("PGDATA") or OLD_LAYOUT_PGDATA
+        old_pgdata = container_pgdata(container)
         conf, dropped = carried_conf(read_file(container, f"{old_pgdata}/postgresql.conf") or "", plan["known"], old_major)
         auto, dropped_auto = carried_auto_conf(read_file(container, f"{old_pgdata}/postgresql.auto.conf") or "",
                                                plan["known"])
@@ -243,9 +242,7 @@ class InPlaceUpgrade:
             raise PgdockError(f"pg_upgrade finished, but the PostgreSQL {self.layout.major} server of {self.name!r} "
                               f"did not start: {exc}. " + self._old_cluster_note(), **exc.details) from None
         downtime = round(time.monotonic() - down, 3)
-        server = self.client.containers.get(self.name)
-        run_in(server, ["rm", "-f", f"{self.layout.pgdata}/{scripts.MARKER}"])
-        self._analyze(server)
+        server = self._new_server_started()
         summary = self._summary(old_major, plan, downtime=downtime, dropped=dropped)
         summary["collation_changed"] = self._collation_changes(server)
         return self.log.result(upgrade=summary, phases=self.progress.phases, container=started.get("container"),
@@ -293,8 +290,7 @@ class InPlaceUpgrade:
                     args=[old_dir, new_dir])
         with docker_action(f"starting container {self.name!r} again"):
             container.start()
-        wait_until_ready(container, env_to_dict(container.attrs["Config"].get("Env")).get("POSTGRES_USER") or "postgres",
-                         self.server["wait_timeout"])
+        wait_until_ready(container, container_superuser(container), self.server["wait_timeout"])
         raise PgdockError(f"{what} failed (exit code {code}); the old server of {self.name!r} runs again, unchanged. "
                           "pg_upgrade said: " + " / ".join(lines[-8:]), logs=lines[-60:])
 
@@ -305,11 +301,17 @@ class InPlaceUpgrade:
         return ("The old cluster is unchanged (--" + self.p["transfer_mode"] + "): run the container module with the "
                 "old image to go back, or fix the cause and run this module again.")
 
+    def _new_server_started(self):
+        """After the new server's first start: the upgrade's marker removed, statistics made; the container."""
+        server = self.client.containers.get(self.name)
+        run_in(server, ["rm", "-f", f"{self.layout.pgdata}/{scripts.MARKER}"])
+        self._analyze(server)
+        return server
+
     def _analyze(self, server) -> None:
         if self.p["analyze"] == "none":
             return
-        superuser = env_to_dict(server.attrs["Config"].get("Env")).get("POSTGRES_USER") or "postgres"
-        argv = ["vacuumdb", "-U", superuser, "--all", "--analyze-in-stages", "-j", str(self.p["jobs"])]
+        argv = ["vacuumdb", "-U", container_superuser(server), "--all", "--analyze-in-stages", "-j", str(self.p["jobs"])]
         if self._missing_only():
             argv.append("--missing-stats-only")
         with self.progress.phase("analyze"):
@@ -330,8 +332,7 @@ class InPlaceUpgrade:
         result = ContainerEngine(self.server, self.check_mode, False, self.warn).run()
         self.log.extend(result["actions"], "server: ")
         if marker == "upgraded" and not self.check_mode:
-            run_in(self.client.containers.get(self.name), ["rm", "-f", f"{self.layout.pgdata}/{scripts.MARKER}"])
-            self._analyze(self.client.containers.get(self.name))
+            self._new_server_started()
         return self.log.result(upgrade={"state": "upgraded", "to_major": self.layout.major},
                                container=result.get("container"))
 
